@@ -1,0 +1,147 @@
+"""Paths, generated local secrets and the environment every Airflow process of the project runs with.
+
+Everything generated lives under ``.local/`` (git-ignored). ``EP_PROFILE`` (default ``dev``) selects a
+separate Airflow home and separate databases, so `make test` never touches what `make run` uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from devtools.postgres import PostgresTarget
+
+REPO = Path(__file__).resolve().parents[1]
+LOCAL = REPO / ".local"
+
+ADMIN_USER = "admin"
+SERVICE_USER = "ep_service"
+
+
+def profile() -> str:
+    name = os.environ.get("EP_PROFILE", "dev")
+    if not name.isidentifier():
+        raise SystemExit(f"EP_PROFILE must be an identifier, not {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Local-only secrets, generated once per checkout and kept in .local/secrets.json."""
+
+    jwt_secret: str
+    fernet_key: str
+    admin_password: str
+    service_password: str
+    webhook_crm_secret: str
+    webhook_esign_secret: str
+    webhook_events_secret: str
+    approval_token_secret: str
+
+    @classmethod
+    def load_or_create(cls, path: Path | None = None) -> Secrets:
+        path = path or LOCAL / "secrets.json"
+        data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        generators = {
+            # Airflow warns on short JWT secrets; 64 random bytes.
+            "jwt_secret": lambda: secrets.token_urlsafe(64),
+            "fernet_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        changed = False
+        for field in cls.__dataclass_fields__:
+            if field not in data:
+                data[field] = generators.get(field, lambda: secrets.token_urlsafe(24))()
+                changed = True
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=2))
+            path.chmod(0o600)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int = 8080
+    sandbox: int = 8765
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        return cls(
+            api=int(os.environ.get("EP_API_PORT", cls.api)),
+            sandbox=int(os.environ.get("EP_SANDBOX_PORT", cls.sandbox)),
+        )
+
+
+def database_names() -> tuple[str, str]:
+    """(airflow metadata db, business db) for the current profile."""
+    suffix = "" if profile() == "dev" else f"_{profile()}"
+    return f"airflow{suffix}", f"execution_plane{suffix}"
+
+
+def airflow_home() -> Path:
+    return LOCAL / "airflow" / profile()
+
+
+def settings_values(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str]:
+    """Values substituted for ``${NAME}`` in airflow_settings.yaml."""
+    _, business_db = database_names()
+    return {
+        "EP_PG_HOST": pg.host,
+        "EP_PG_PORT": str(pg.port),
+        "EP_PG_USER": pg.user,
+        "EP_PG_PASSWORD": pg.password,
+        "EP_BUSINESS_DB": business_db,
+        "EP_SANDBOX_URL": f"http://127.0.0.1:{ports.sandbox}",
+        "EP_API_URL": f"http://127.0.0.1:{ports.api}",
+        "EP_SERVICE_USER": SERVICE_USER,
+        "EP_SERVICE_PASSWORD": sec.service_password,
+        "EP_WEBHOOK_CRM_SECRET": sec.webhook_crm_secret,
+        "EP_WEBHOOK_ESIGN_SECRET": sec.webhook_esign_secret,
+        "EP_WEBHOOK_EVENTS_SECRET": sec.webhook_events_secret,
+        "EP_APPROVAL_TOKEN_SECRET": sec.approval_token_secret,
+    }
+
+
+def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str]:
+    """The environment of every Airflow process (API server, scheduler, dag-processor, triggerer, CLI)."""
+    meta_db, _ = database_names()
+    home = airflow_home()
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({ADMIN_USER: sec.admin_password, SERVICE_USER: sec.service_password}))
+    passwords.chmod(0o600)
+    api_url = f"http://127.0.0.1:{ports.api}"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'plugins'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor pre-forks `parallelism` workers; 32 (the default) thrashes a 2-core machine.
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("EP_PARALLELISM", "6"),
+        "AIRFLOW__CORE__FERNET_KEY": sec.fernet_key,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{SERVICE_USER}:op",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.database_url(meta_db, "postgresql+psycopg2"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(ports.api),
+        "AIRFLOW__API__BASE_URL": api_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": sec.jwt_secret,
+        # New DAG files must show up in seconds, not after the 300 s default.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "15",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "EP_PROFILE": profile(),
+        "EP_REPO": str(REPO),
+    }
+    return env

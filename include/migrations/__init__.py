@@ -1,0 +1,1 @@
+"""Alembic migrations of the business database; `devtools.migrate` runs them."""
