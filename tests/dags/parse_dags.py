@@ -39,7 +39,6 @@ def main(dag_folder: Path) -> None:
                     "owner": dag.owner,
                     "catchup": dag.catchup,
                     "doc_md": bool(dag.doc_md and dag.doc_md.strip()),
-                    "schedule": str(dag.timetable.summary),
                     "max_active_runs": dag.max_active_runs,
                     "params": {
                         name: dag.params.get_param(name).schema for name in dag.params

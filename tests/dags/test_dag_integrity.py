@@ -17,19 +17,23 @@ DAG_FOLDER = REPO / "dags"
 DAG_FILES = sorted(p.name for p in DAG_FOLDER.glob("*.py"))
 
 
-@pytest.fixture(scope="module")
-def report() -> dict[str, dict[str, object]]:
+def parse_offline(folder: Path) -> dict[str, dict[str, object]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
     # Port 9 is closed: any database access at parse time raises instead of quietly working.
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "postgresql+psycopg2://nobody@127.0.0.1:9/none"
     env["AIRFLOW__SECRETS__BACKEND"] = ""
-    env["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("parse_dags.py")), str(DAG_FOLDER)],
+        [sys.executable, str(Path(__file__).with_name("parse_dags.py")), str(folder)],
         env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     data: dict[str, dict[str, object]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, dict[str, object]]:
+    data = parse_offline(DAG_FOLDER)
     report_dir = REPO / ".local" / "reports"
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "dag_parse_times.json").write_text(
@@ -77,3 +81,28 @@ def test_dag_is_in_catalog_with_its_class_tag(report: dict[str, dict[str, object
     for dag_id, dag in report[filename]["dags"].items():  # type: ignore[union-attr]
         record = by_dag_id(dag_id)
         assert record.rule_class.tag in dag["tags"]
+
+
+def test_offline_parse_catches_import_time_access(tmp_path: Path) -> None:
+    """The guard itself: a DAG reading a Variable or a Connection at import time shows up as an error."""
+    (tmp_path / "reads_variable.py").write_text(
+        "from __future__ import annotations\n"
+        "from airflow.sdk import Variable, dag\n"
+        "LIMIT = Variable.get('ep_limit')\n"
+        "@dag(schedule=None)\n"
+        "def reads_variable():\n"
+        "    pass\n"
+        "reads_variable()\n"
+    )
+    (tmp_path / "reads_connection.py").write_text(
+        "from __future__ import annotations\n"
+        "from airflow.sdk import BaseHook, dag\n"
+        "HOST = BaseHook.get_connection('execution_plane_db').host\n"
+        "@dag(schedule=None)\n"
+        "def reads_connection():\n"
+        "    pass\n"
+        "reads_connection()\n"
+    )
+    data = parse_offline(tmp_path)
+    assert data["reads_variable.py"]["import_errors"], data["reads_variable.py"]
+    assert data["reads_connection.py"]["import_errors"], data["reads_connection.py"]

@@ -1,0 +1,1 @@
+"""Execution Plane: the durable-execution toolkit for the workflow inventory."""
