@@ -40,6 +40,22 @@ def read_settings(path: Path, values: dict[str, str]) -> dict[str, list[dict[str
     return {key: section.get(key) or [] for key in ("connections", "variables", "pools")}
 
 
+def connection_env(path: Path, values: dict[str, str]) -> dict[str, str]:
+    """The connections as ``AIRFLOW_CONN_<ID>`` variables (JSON form), for processes outside Airflow's
+    task runtime (tests, scripts), where the SDK reads secrets backends, not the metadata database."""
+    env: dict[str, str] = {}
+    for item in read_settings(path, values)["connections"]:
+        conn: dict[str, Any] = {"conn_type": item["conn_type"]}
+        for field in ("host", "schema", "login", "password", "port"):
+            value = item.get(f"conn_{field}")
+            if value not in (None, ""):
+                conn[field] = int(value) if field == "port" else value
+        if isinstance(item.get("conn_extra"), dict):
+            conn["extra"] = item["conn_extra"]
+        env[f"AIRFLOW_CONN_{item['conn_id'].upper()}"] = json.dumps(conn)
+    return env
+
+
 def load(path: Path, values: dict[str, str]) -> dict[str, int]:
     from airflow.models import Connection, Pool, Variable
     from airflow.utils.session import create_session

@@ -15,10 +15,14 @@ import pytest
 os.environ.setdefault("EP_PROFILE", "test")
 
 from devtools import env as ep_env  # noqa: E402
+from devtools.settings_loader import connection_env  # noqa: E402
 from devtools.stack import read_state  # noqa: E402
 
 STATE = read_state()
 os.environ.update(STATE["env"])  # type: ignore[arg-type]
+# Outside a task, the SDK finds connections in secrets backends only: give the test process the same
+# connections airflow_settings.yaml loads into Airflow.
+os.environ.update(connection_env(ep_env.REPO / "airflow_settings.yaml", STATE["settings_values"]))  # type: ignore[arg-type]
 for path in (str(ep_env.REPO), str(ep_env.REPO / "plugins")):
     if path not in sys.path:
         sys.path.insert(0, path)

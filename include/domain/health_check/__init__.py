@@ -32,8 +32,13 @@ class HealthReport:
             "status": self.status,
             "failing": list(self.failing),
             "probes": [
-                {"service": p.service, "ok": p.ok, "latency_ms": round(p.latency_ms, 1), "detail": p.detail,
-                 "critical": p.critical}
+                {
+                    "service": p.service,
+                    "ok": p.ok,
+                    "latency_ms": round(p.latency_ms, 1),
+                    "detail": p.detail,
+                    "critical": p.critical,
+                }
                 for p in self.probes
             ],
         }

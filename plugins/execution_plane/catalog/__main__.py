@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from execution_plane.catalog.inventory import INVENTORY
+from execution_plane.catalog.inventory import INVENTORY, SUPPORTING
 from execution_plane.catalog.model import WorkflowRecord
 
 # plugins/execution_plane/catalog/__main__.py -> the repository root, where dags/ lives.
@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     render = render_markdown if args.format == "markdown" else render_text
     print(render(INVENTORY, REPO_ROOT))
+    print("\nSupporting DAGs (the Compensation Logic Template, for every durable workflow):\n")
+    print(render(SUPPORTING, REPO_ROOT))
     return 0
 
 

@@ -413,9 +413,45 @@ _LONG_LIVED: tuple[WorkflowRecord, ...] = (
 
 INVENTORY: tuple[WorkflowRecord, ...] = _SHORT_LIVED + _MEDIUM_LIVED + _LONG_LIVED
 
-_BY_KEY: dict[str, WorkflowRecord] = {record.key: record for record in INVENTORY}
+# Not rows of the inventory's tables: the DAGs that implement its "Compensation Logic Template" for every
+# durable workflow. They are classified by the same rule, from their own facts.
+SUPPORTING: tuple[WorkflowRecord, ...] = (
+    WorkflowRecord(
+        key="saga_compensation",
+        name="Saga compensation (Compensation Logic Template)",
+        spec_engine="Compensation Logic Template",
+        spec_class=_LONG,
+        duration=Duration(1 * SECOND, 30 * MINUTE),
+        external_systems=("eSign", "CRM", "Email", "WhatsApp", "Document storage"),
+        steps=("for each completed step in reverse", "execute compensation", "log", "mark compensated",
+               "mark workflow compensated"),
+        pause_points=(),
+        compensation=(),
+        external_commitment=True,
+        implementation="saga_compensation",
+        note="Undoes the steps of any durable workflow; its undo calls reach the systems those steps reached, "
+        "and its notices (e.g. a rejection) are messages to outside parties.",
+    ),
+    WorkflowRecord(
+        key="saga_reconciler",
+        name="Saga reconciler",
+        spec_engine="Compensation Logic Template",
+        spec_class=_SHORT,
+        duration=Duration.under(10 * SECOND),
+        external_systems=(),
+        steps=("find bad endings without compensation", "find failed runs still marked running",
+               "start compensation"),
+        pause_points=(),
+        compensation=(),
+        external_commitment=False,
+        implementation="saga_reconciler",
+        note="Reads the business database and Airflow's own REST API, both internal.",
+    ),
+)
+
+_BY_KEY: dict[str, WorkflowRecord] = {record.key: record for record in INVENTORY + SUPPORTING}
 _BY_DAG_ID: dict[str, WorkflowRecord] = {
-    record.implementation: record for record in INVENTORY if record.implementation is not None
+    record.implementation: record for record in INVENTORY + SUPPORTING if record.implementation is not None
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_plane.catalog import INVENTORY, by_key, disagreements
+from execution_plane.catalog import SUPPORTING, INVENTORY, by_key, disagreements
 from execution_plane.catalog.__main__ import REPO_ROOT, implementation_status, main
 
 TESTS_REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -36,10 +36,13 @@ def test_cli_prints_every_key_and_exits_0(args: tuple[str, ...]) -> None:
 
 
 def test_markdown_format_is_one_table_row_per_workflow() -> None:
-    lines = run_cli("--format", "markdown").stdout.splitlines()
+    lines = [line for line in run_cli("--format", "markdown").stdout.splitlines() if line.startswith("|")]
 
-    assert all(line.startswith("|") and line.endswith("|") for line in lines)
-    assert len(lines) == 2 + len(INVENTORY)
+    assert all(line.endswith("|") for line in lines)
+    # Two tables (inventory, supporting DAGs), each with a header and a separator line.
+    assert len(lines) == 4 + len(INVENTORY) + len(SUPPORTING)
+    for record in SUPPORTING:
+        assert any(f" {record.key} " in line for line in lines)
 
 
 def test_text_format_marks_each_disagreement() -> None:

@@ -1,0 +1,1 @@
+"""Non-DAG code shipped with the Airflow project (domain logic, migrations, sandbox)."""
