@@ -20,6 +20,9 @@ LOCAL = REPO / ".local"
 
 ADMIN_USER = "admin"
 SERVICE_USER = "ep_service"
+# The people the workflows wait on (SimpleAuthManager users; role "user" may answer what it is assigned).
+APPROVERS = ("manager", "legal", "executive", "dd_lead", "ic_member", "deal_desk")
+USERS = {ADMIN_USER: "admin", SERVICE_USER: "op", **{name: "user" for name in APPROVERS}}
 
 
 def profile() -> str:
@@ -41,6 +44,10 @@ class Secrets:
     webhook_esign_secret: str
     webhook_events_secret: str
     approval_token_secret: str
+    user_passwords: dict[str, str]
+
+    def password(self, user: str) -> str:
+        return self.user_passwords[user]
 
     @classmethod
     def load_or_create(cls, path: Path | None = None) -> Secrets:
@@ -53,8 +60,15 @@ class Secrets:
         }
         changed = False
         for field in cls.__dataclass_fields__:
-            if field not in data:
+            if field not in data and field != "user_passwords":
                 data[field] = generators.get(field, lambda: secrets.token_urlsafe(24))()
+                changed = True
+        passwords = data.setdefault("user_passwords", {})
+        passwords.setdefault(ADMIN_USER, data.get("admin_password"))
+        passwords.setdefault(SERVICE_USER, data.get("service_password"))
+        for user in USERS:
+            if not passwords.get(user):
+                passwords[user] = secrets.token_urlsafe(18)
                 changed = True
         if changed:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +126,7 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
     home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "passwords.json"
-    passwords.write_text(json.dumps({ADMIN_USER: sec.admin_password, SERVICE_USER: sec.service_password}))
+    passwords.write_text(json.dumps({user: sec.password(user) for user in USERS}))
     passwords.chmod(0o600)
     api_url = f"http://127.0.0.1:{ports.api}"
     env = {
@@ -125,7 +139,7 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         # LocalExecutor pre-forks `parallelism` workers; 32 (the default) thrashes a 2-core machine.
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("EP_PARALLELISM", "6"),
         "AIRFLOW__CORE__FERNET_KEY": sec.fernet_key,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{SERVICE_USER}:op",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.database_url(meta_db, "postgresql+psycopg2"),

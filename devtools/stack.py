@@ -221,8 +221,7 @@ class Stack:
         raise SystemExit(f"Airflow not healthy within {timeout:.0f} s: {body}")
 
     def token(self, user: str = ep_env.ADMIN_USER) -> str:
-        password = (self.setup.secrets.admin_password if user == ep_env.ADMIN_USER
-                    else self.setup.secrets.service_password)
+        password = self.setup.secrets.password(user)
         resp = httpx.post(f"{self.api_url}/auth/token", json={"username": user, "password": password},
                           timeout=10)
         resp.raise_for_status()

@@ -49,3 +49,88 @@ def business_db(business_db_url: str) -> Iterator[object]:
         yield conn
     finally:
         conn.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SandboxServer:
+    """The sandbox of outside systems, served for real by uvicorn on a free loopback port."""
+
+    def __init__(self, port: int, webhook_base: str) -> None:
+        import threading
+
+        import uvicorn
+
+        os.environ["EP_SANDBOX_WEBHOOK_BASE"] = webhook_base
+        values = STATE["settings_values"]
+        os.environ["EP_SANDBOX_ESIGN_SECRET"] = values["EP_WEBHOOK_ESIGN_SECRET"]  # type: ignore[index]
+        os.environ["EP_SANDBOX_EVENTS_SECRET"] = values["EP_WEBHOOK_EVENTS_SECRET"]  # type: ignore[index]
+        os.environ["EP_SANDBOX_CRM_SECRET"] = values["EP_WEBHOOK_CRM_SECRET"]  # type: ignore[index]
+        from include.sandbox.app import create_app
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("sandbox did not start")
+            time.sleep(0.05)
+
+    def get(self, path: str, **kwargs: object) -> object:
+        import httpx
+
+        resp = httpx.get(f"{self.url}{path}", timeout=10, **kwargs)  # type: ignore[arg-type]
+        resp.raise_for_status()
+        return resp.json()
+
+    def post(self, path: str, json: object = None, **kwargs: object) -> object:
+        import httpx
+
+        resp = httpx.post(f"{self.url}{path}", json=json, timeout=30, **kwargs)  # type: ignore[arg-type]
+        resp.raise_for_status()
+        return resp.json()
+
+    def effects(self, **filters: str) -> list[dict[str, object]]:
+        body = self.get("/_sandbox/effects", params=filters)
+        return list(body["effects"] if isinstance(body, dict) else body)  # type: ignore[index,arg-type]
+
+    def reset(self) -> None:
+        self.post("/_sandbox/reset")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    port = free_port()
+    server = SandboxServer(port, webhook_base="http://127.0.0.1:9/webhooks")
+    values = {**STATE["settings_values"], "EP_SANDBOX_URL": server.url}  # type: ignore[dict-item]
+    previous = {k: os.environ.get(k) for k in connection_env(ep_env.REPO / "airflow_settings.yaml", values)}
+    os.environ.update(connection_env(ep_env.REPO / "airflow_settings.yaml", values))
+    try:
+        yield server
+    finally:
+        server.stop()
+        for key, value in previous.items():
+            if value is not None:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """A clean sandbox for one test: effects log, state and faults reset."""
+    sandbox_server.reset()
+    return sandbox_server

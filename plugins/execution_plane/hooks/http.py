@@ -1,0 +1,87 @@
+"""The HTTP base every provider hook shares: auth from the connection, Idempotency-Key, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from airflow.sdk import BaseHook
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class ProviderError(Exception):
+    """An outside system refused or failed. ``retryable``: a later identical call may succeed."""
+
+    def __init__(self, system: str, status: int, body: str, *, retryable: bool) -> None:
+        super().__init__(f"{system} answered HTTP {status}: {body[:500]}")
+        self.system = system
+        self.status = status
+        self.body = body
+        self.retryable = retryable
+
+
+class ProviderHook(BaseHook):
+    """Talks to one provider over the connection ``conn_id``; ``system`` names it in logs and errors."""
+
+    conn_name_attr = "conn_id"
+    hook_name = "Execution Plane provider"
+    system = "provider"
+    default_conn_name = ""
+
+    def __init__(self, conn_id: str | None = None, *, timeout_s: float = 30.0) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        self.timeout_s = timeout_s
+        self._client: httpx.Client | None = None
+
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            conn = self.get_connection(self.conn_id)
+            host = conn.host or ""
+            base = host if "://" in host else f"{conn.schema or 'https'}://{host}"
+            if conn.port and "://" not in host:
+                base = f"{base}:{conn.port}"
+            headers = {"Authorization": f"Bearer {conn.password}"} if conn.password else {}
+            self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=self.timeout_s)
+        return self._client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if idempotency_key:
+            all_headers[IDEMPOTENCY_HEADER] = idempotency_key
+        try:
+            resp = self.client().request(
+                method, path, json=json, content=content, params=params, headers=all_headers
+            )
+        except httpx.TransportError as exc:  # timeouts, refused connections: the call may be retried
+            raise ProviderError(self.system, 0, f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        if resp.status_code >= 400 and resp.status_code not in accept:
+            retryable = resp.status_code >= 500 or resp.status_code in (408, 425, 429)
+            raise ProviderError(self.system, resp.status_code, resp.text, retryable=retryable)
+        if resp.headers.get("Idempotent-Replayed") == "true":
+            log.info("%s replayed its stored answer for key %s", self.system, idempotency_key)
+        return resp
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body = self.request(method, path, **kwargs).json()
+        return body if isinstance(body, dict) else {"items": body}
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

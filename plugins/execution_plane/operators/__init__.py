@@ -1,0 +1,1 @@
+"""Idempotent side-effect operators and the approval gate (see saga.steps for the task-side API)."""

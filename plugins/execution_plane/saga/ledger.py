@@ -1,0 +1,188 @@
+"""The step ledger: idempotent execution of side effects, saga bookkeeping, compensation records.
+
+Protocol of one step (``run_step``), all inside ONE transaction of the business database:
+
+1. insert-or-lock the ``idempotency_keys`` row of the step's key (a second concurrent attempt blocks
+   here until the first commits or dies);
+2. a row already ``done`` -> the stored result is replayed, nothing else happens;
+3. otherwise the action runs (an outside call carrying the same key as its ``Idempotency-Key``, or SQL
+   on the same cursor), then the key row becomes ``done`` with the result, and the ``saga_steps`` row
+   naming the step's compensation is written; COMMIT.
+
+A crash after the outside call but before COMMIT rolls the ledger back; the retry calls the provider
+again with the same key and the provider replays its first answer: one effect. A crash after COMMIT:
+the retry replays from the ledger without calling anyone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from execution_plane.saga import audit
+from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded
+from execution_plane.saga.keys import request_hash
+
+log = logging.getLogger(__name__)
+
+TERMINAL_OK = ("completed",)
+BAD_ENDINGS = ("rejected", "expired", "failed")
+ENDED = ("completed", "compensated")
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """How to undo a step: a registered action name and JSON arguments (see saga.compensations)."""
+
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    key: str
+    result: dict[str, Any]
+    replayed: bool
+
+
+Action = Callable[[Any], dict[str, Any]]
+CompensationSpec = Compensation | Callable[[dict[str, Any]], Compensation | None] | None
+
+
+def ensure_workflow(cur: Any, *, workflow_id: str, dag_id: str, run_id: str, business_key: str) -> str:
+    """Register the workflow (first step of a run) and refuse to run one that already ended."""
+    cur.execute(
+        "INSERT INTO saga_workflows (workflow_id, dag_id, run_id, business_key, status)"
+        " VALUES (%s, %s, %s, %s, 'running') ON CONFLICT (workflow_id) DO NOTHING",
+        (workflow_id, dag_id, run_id, business_key),
+    )
+    cur.execute("SELECT status, run_id FROM saga_workflows WHERE workflow_id = %s", (workflow_id,))
+    status, owner_run = cur.fetchone()
+    if status in ENDED and owner_run != run_id:
+        raise WorkflowAlreadyEnded(
+            f"workflow {workflow_id} already ended ({status}) in run {owner_run}; "
+            "start a new request with a new request_id"
+        )
+    if owner_run != run_id and status == "running":
+        # A re-run of the same request (e.g. a cleared or re-triggered run) takes the workflow over;
+        # every step it repeats replays from the ledger.
+        cur.execute(
+            "UPDATE saga_workflows SET run_id = %s, updated_at = now() WHERE workflow_id = %s",
+            (run_id, workflow_id),
+        )
+    return str(status)
+
+
+def run_step(
+    conn: Any,
+    *,
+    workflow_id: str,
+    step: str,
+    key: str,
+    side_effect: str,
+    request: Mapping[str, Any],
+    action: Action,
+    compensation: CompensationSpec = None,
+    scope: str = "step",
+    register: Callable[[Any], object] | None = None,
+    record_step: bool = True,
+    on_done: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> StepOutcome:
+    """Run ``action`` at most once per ``key`` (see module docstring). ``conn`` is a psycopg2 connection."""
+    digest = request_hash(dict(request))
+    with conn, conn.cursor() as cur:
+        if register is not None:
+            register(cur)
+        cur.execute(
+            "INSERT INTO idempotency_keys (key, scope, workflow_id, request_hash, status)"
+            " VALUES (%s, %s, %s, %s, 'started')"
+            " ON CONFLICT (key) DO UPDATE SET attempts = idempotency_keys.attempts + 1, updated_at = now()"
+            " RETURNING status, request_hash, result",
+            (key, scope, workflow_id, digest),
+        )
+        status, stored_hash, stored = cur.fetchone()
+        if status == "done":
+            if stored_hash != digest:
+                raise IdempotencyConflict(
+                    f"key {key} was first used for a different request (hash {stored_hash[:12]} != "
+                    f"{digest[:12]}): refusing to replay a result that does not belong to this request"
+                )
+            log.info("idempotency key %s: replayed stored result, no side effect", key)
+            return StepOutcome(key=key, result=stored or {}, replayed=True)
+        log.info("idempotency key %s: executing %s", key, side_effect)
+        result = action(cur)
+        cur.execute(
+            "UPDATE idempotency_keys SET status = 'done', result = %s::jsonb, updated_at = now() WHERE key = %s",
+            (json.dumps(result, default=str), key),
+        )
+        if on_done is not None:
+            on_done(cur, result)
+        if not record_step:
+            return StepOutcome(key=key, result=result, replayed=False)
+        comp = compensation(result) if callable(compensation) else compensation
+        cur.execute(
+            "INSERT INTO saga_steps (workflow_id, step, idempotency_key, side_effect, compensation_action,"
+            " compensation_args, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, 'done')"
+            " ON CONFLICT (workflow_id, step) DO NOTHING",
+            (
+                workflow_id, step, key, side_effect,
+                comp.action if comp else None,
+                json.dumps(comp.args if comp else {}, default=str),
+            ),
+        )
+        return StepOutcome(key=key, result=result, replayed=False)
+
+
+def set_status(
+    cur: Any, workflow_id: str, status: str, reason: str | None = None, *, only_from: tuple[str, ...] = ()
+) -> bool:
+    """Move a workflow to ``status``; with ``only_from``, only from those states (returns whether it moved)."""
+    query = "UPDATE saga_workflows SET status = %s, reason = COALESCE(%s, reason), updated_at = now()" \
+            " WHERE workflow_id = %s"
+    params: list[Any] = [status, reason, workflow_id]
+    if only_from:
+        query += " AND status = ANY(%s)"
+        params.append(list(only_from))
+    cur.execute(query, params)
+    moved = bool(cur.rowcount)
+    if moved:
+        audit.append(cur, actor="saga", workflow_id=workflow_id, action=f"workflow.{status}",
+                     details={"reason": reason})
+    return moved
+
+
+@dataclass(frozen=True)
+class LedgerStep:
+    step: str
+    seq: int
+    idempotency_key: str
+    side_effect: str
+    compensation_action: str | None
+    compensation_args: dict[str, Any]
+    status: str
+
+
+def steps_to_compensate(cur: Any, workflow_id: str) -> list[LedgerStep]:
+    """Completed steps with an undo, newest first: the order compensation must walk."""
+    cur.execute(
+        "SELECT step, seq, idempotency_key, side_effect, compensation_action, compensation_args, status"
+        " FROM saga_steps WHERE workflow_id = %s AND compensation_action IS NOT NULL ORDER BY seq DESC",
+        (workflow_id,),
+    )
+    return [LedgerStep(*row) for row in cur.fetchall()]
+
+
+def workflow_row(cur: Any, workflow_id: str) -> dict[str, Any] | None:
+    cur.execute(
+        "SELECT workflow_id, dag_id, run_id, business_key, status, reason, compensation_run_id"
+        " FROM saga_workflows WHERE workflow_id = %s",
+        (workflow_id,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = ("workflow_id", "dag_id", "run_id", "business_key", "status", "reason", "compensation_run_id")
+    return dict(zip(names, row, strict=True))

@@ -1,0 +1,73 @@
+"""The reconciler's logic (see dags/saga_reconciler.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from execution_plane.saga.airflow_api import AirflowApi, start_compensation
+from execution_plane.saga.ledger import BAD_ENDINGS
+
+log = logging.getLogger(__name__)
+
+# A run must have been failed for this long before the reconciler acts in the callback's place, so the
+# callback (seconds) normally wins and the reconciler only covers the lost ones.
+GRACE = "30 seconds"
+
+
+def _business_conn() -> Any:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresHook(postgres_conn_id="execution_plane_db").get_conn()
+
+
+def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list[str]]:
+    api = api or AirflowApi()
+    own_conn = conn is None
+    conn = conn or _business_conn()
+    started: list[str] = []
+    lost_callbacks: list[str] = []
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT workflow_id, status, COALESCE(reason, status) FROM saga_workflows"
+                " WHERE status = ANY(%s) AND compensation_run_id IS NULL", (list(BAD_ENDINGS),),
+            )
+            ended_badly = cur.fetchall()
+            cur.execute(
+                "SELECT workflow_id, dag_id, run_id FROM saga_workflows WHERE status = 'running'"
+                f" AND updated_at < now() - interval '{GRACE}'"
+            )
+            running = cur.fetchall()
+        for workflow_id, status, reason in ended_badly:
+            if start_compensation(workflow_id, reason=reason, bad_ending=status, source="reconciler"):
+                started.append(workflow_id)
+        by_dag: dict[str, dict[str, str]] = {}
+        for workflow_id, dag_id, run_id in running:
+            by_dag.setdefault(dag_id, {})[run_id] = workflow_id
+        for dag_id, runs in by_dag.items():
+            failed = {r["dag_run_id"]: r for r in _failed_runs(api, dag_id, set(runs))}
+            for run_id, workflow_id in runs.items():
+                if run_id not in failed:
+                    continue
+                reason = f"run {run_id} failed; its failure callback did not start compensation"
+                if start_compensation(workflow_id, reason=reason, bad_ending="failed", source="reconciler"):
+                    lost_callbacks.append(workflow_id)
+    finally:
+        if own_conn:
+            conn.close()
+    if started or lost_callbacks:
+        log.warning("reconciler started compensation: ended badly=%s, lost callbacks=%s", started,
+                    lost_callbacks)
+    return {"started": started, "lost_callbacks": lost_callbacks}
+
+
+def _failed_runs(api: AirflowApi, dag_id: str, wanted: set[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = api.dag_runs(dag_id, state="failed", limit=100, offset=offset)
+        found.extend(r for r in page if r.get("dag_run_id") in wanted)
+        if len(page) < 100 or len(found) == len(wanted):
+            return found
+        offset += 100

@@ -1,0 +1,91 @@
+"""The compensation runner: the spec's Compensation Logic Template, durable and idempotent.
+
+    for each completed_step in reverse(workflow_steps):
+        if completed_step.has_side_effects:
+            execute(completed_step.compensation_action)
+            log_compensation(completed_step, reason)
+            mark_step_compensated(completed_step)
+    mark_workflow_compensated(workflow)
+
+Each undo runs through the ledger with its own key, in the same transaction that marks the step
+compensated and writes the audit row; a rerun after a crash continues where it stopped and never
+undoes a step twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from execution_plane.saga import audit, compensations, ledger
+from execution_plane.saga.steps import Saga
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CompensationReport:
+    workflow_id: str
+    reason: str
+    compensated: list[str] = field(default_factory=list)
+    already_compensated: list[str] = field(default_factory=list)
+    final_status: str = ""
+
+
+def begin(saga: Saga, *, reason: str, bad_ending: str = "failed") -> str:
+    """Mark the workflow as compensating. A still-running workflow first gets its bad ending recorded."""
+    with saga.conn() as conn, conn.cursor() as cur:
+        row = ledger.workflow_row(cur, saga.workflow_id)
+        if row is None:
+            raise LookupError(f"unknown workflow {saga.workflow_id}")
+        if row["status"] == "running":
+            ledger.set_status(cur, saga.workflow_id, bad_ending, reason, only_from=("running",))
+        ledger.set_status(cur, saga.workflow_id, "compensating", None,
+                          only_from=(*ledger.BAD_ENDINGS, "compensation_failed"))
+        cur.execute("SELECT status, reason FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
+        status, stored_reason = cur.fetchone()
+    if status == "completed":
+        raise RuntimeError(f"workflow {saga.workflow_id} completed: there is nothing to compensate")
+    return str(stored_reason or reason)
+
+
+def compensate(saga: Saga, *, reason: str) -> CompensationReport:
+    report = CompensationReport(workflow_id=saga.workflow_id, reason=reason)
+    with saga.conn() as conn, conn.cursor() as cur:
+        steps = ledger.steps_to_compensate(cur, saga.workflow_id)
+    for step in steps:
+        if step.status == "compensated":
+            report.already_compensated.append(step.step)
+            continue
+        undo = compensations.get(step.compensation_action or "")
+        key = saga.key("compensate", step.step)
+
+        def mark(cur: Any, result: dict[str, Any], step_name: str = step.step,
+                 action: str = step.compensation_action or "") -> None:
+            cur.execute(
+                "UPDATE saga_steps SET status = 'compensated', compensated_at = now(),"
+                " compensation_result = %s::jsonb, compensation_reason = %s"
+                " WHERE workflow_id = %s AND step = %s",
+                (json.dumps(result, default=str), reason, saga.workflow_id, step_name),
+            )
+            audit.append(cur, actor="saga:compensation", workflow_id=saga.workflow_id,
+                         action="step.compensated",
+                         details={"step": step_name, "compensation": action, "reason": reason,
+                                  "result": result})
+
+        log.info("compensating %s step %s with %s (key %s)", saga.workflow_id, step.step,
+                 step.compensation_action, key)
+        ledger.run_step(
+            saga.conn(), workflow_id=saga.workflow_id, step=f"compensate:{step.step}", key=key,
+            side_effect=step.compensation_action or "", request={"undo": step.step, **step.compensation_args},
+            action=lambda _cur, u=undo, a=step.compensation_args, k=key: u(saga, a, reason, k),
+            scope="compensation", record_step=False, on_done=mark,
+        )
+        report.compensated.append(step.step)
+    with saga.conn() as conn, conn.cursor() as cur:
+        ledger.set_status(cur, saga.workflow_id, "compensated", None, only_from=("compensating",))
+        row = ledger.workflow_row(cur, saga.workflow_id)
+    report.final_status = str(row["status"]) if row else "unknown"
+    return report
