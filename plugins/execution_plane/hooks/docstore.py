@@ -18,7 +18,8 @@ class DocstoreHook(ProviderHook):
                          headers={"Content-Type": "application/octet-stream"})
 
     def object_uri(self, sha256: str) -> str:
-        return f"{self.client().base_url}/objects/{sha256}"
+        # httpx keeps a trailing slash on base_url
+        return f"{str(self.client().base_url).rstrip('/')}/objects/{sha256}"
 
     def retract(self, sha256: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """Retracting an object that is already retracted is success: the undo is idempotent (the same

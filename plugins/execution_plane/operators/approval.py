@@ -45,6 +45,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         rejected_task_id: str,
         expired_task_id: str | None = None,
         response_timeout: timedelta,
+        response_timeout_hours_param: str | None = None,
         notify_channel: str | None = "email",
         notify_to: str | None = None,
         notify_body: str | None = None,
@@ -61,6 +62,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             response_timeout=response_timeout,
             **kwargs,
         )
+        self.response_timeout_hours_param = response_timeout_hours_param
         self.stage = stage
         self.assignees = assignees
         self.approved_task_ids = [approved_task_ids] if isinstance(approved_task_ids, str) else approved_task_ids
@@ -72,6 +74,10 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
 
     # -------------------------------------------------------------- waiting
     def execute(self, context: Any) -> Any:
+        if self.response_timeout_hours_param:
+            # Per-run expiry from the trigger form / API (validated by the DAG's params schema).
+            hours = float(context["params"][self.response_timeout_hours_param])
+            self.response_timeout = timedelta(hours=hours)
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
             request_id = saga.record_approval_request(
                 stage=self.stage, task_id=self.task_id, assignees=self.assignees, subject=self.subject

@@ -6,6 +6,7 @@ a retry, a cleared task or a re-run of the same request replays instead of repea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,21 +64,22 @@ class DbUpsertOperator(BaseOperator):
         self.compensation = compensation
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from psycopg2 import sql
-        from psycopg2.extras import Json
+        # Plain SQL text, not psycopg2.sql: the cursor comes from PostgresHook, which hands out psycopg 3
+        # connections when psycopg 3 is installed. Quoting is safe: every name passed _SAFE_TABLE_CHARS.
+        def quoted(names: list[str]) -> str:
+            return ", ".join(f'"{name}"' for name in names)
 
         columns = list(self.values)
         updates = [c for c in columns if c not in self.key_columns]
-        query = sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({keys}) DO {action}").format(
-            t=sql.Identifier(self.table),
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            keys=sql.SQL(", ").join(map(sql.Identifier, self.key_columns)),
-            action=sql.SQL("UPDATE SET {}").format(sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates
-            )) if updates else sql.SQL("NOTHING"),
+        action = "NOTHING"
+        if updates:
+            action = "UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updates)
+        query = (
+            f'INSERT INTO "{self.table}" ({quoted(columns)}) VALUES ({", ".join(["%s"] * len(columns))})'
+            f" ON CONFLICT ({quoted(self.key_columns)}) DO {action}"
         )
-        params = [Json(v) if isinstance(v, dict | list) else v for v in self.values.values()]
+        # JSON text: both drivers send it untyped, so Postgres reads it as the json/jsonb column it fills.
+        params = [json.dumps(v) if isinstance(v, dict | list) else v for v in self.values.values()]
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(query, params)

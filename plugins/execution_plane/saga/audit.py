@@ -32,7 +32,10 @@ def append(cur: Any, *, actor: str, workflow_id: str | None, action: str, detail
     prev = row[0] if row else GENESIS
     cur.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
     at = cur.fetchone()[0]
-    details_json = json.loads(json.dumps(details, default=str))
+    # Hash the details as jsonb will give them back (1e20 -> 100000000000000000000, -0.0 -> 0.0), or
+    # verify_chain would report an untouched row as altered.
+    cur.execute("SELECT %s::jsonb", (json.dumps(details, default=str),))
+    details_json = cur.fetchone()[0]
     digest = _row_hash(prev, at, actor, workflow_id, action, details_json)
     cur.execute(
         "INSERT INTO audit_log (at, actor, workflow_id, action, details, prev_hash, hash)"

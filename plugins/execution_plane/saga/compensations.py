@@ -52,7 +52,19 @@ def void_envelope(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
 
 @compensation("docstore.retract")
 def retract_document(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
+    """Content-addressed bytes may be shared: keep them while another live workflow still holds them."""
     from execution_plane.hooks.docstore import DocstoreHook
+
+    with saga.conn() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT s.workflow_id FROM saga_steps s JOIN saga_workflows w USING (workflow_id)"
+            " WHERE s.compensation_action = 'docstore.retract' AND s.compensation_args->>'sha256' = %s"
+            " AND s.status = 'done' AND s.workflow_id <> %s AND w.status IN ('running', 'completed')",
+            (args["sha256"], saga.workflow_id),
+        )
+        holders = [row[0] for row in cur.fetchall()]
+    if holders:
+        return {"kept": args["sha256"], "still_used_by": holders}
 
     hook = DocstoreHook()
     try:

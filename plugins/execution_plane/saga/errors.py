@@ -15,5 +15,9 @@ class WorkflowAlreadyEnded(DurableError):
     """A new run was started for a workflow that already completed or was compensated."""
 
 
+class WorkflowNotRunning(DurableError):
+    """A new side effect was asked of a workflow that already ended or is being compensated."""
+
+
 class UnknownCompensation(DurableError):
     """A ledger row names a compensation action nobody registered."""

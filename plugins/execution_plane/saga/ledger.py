@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from execution_plane.saga import audit
-from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded
+from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded, WorkflowNotRunning
 from execution_plane.saga.keys import request_hash
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def ensure_workflow(cur: Any, *, workflow_id: str, dag_id: str, run_id: str, bus
         " VALUES (%s, %s, %s, %s, 'running') ON CONFLICT (workflow_id) DO NOTHING",
         (workflow_id, dag_id, run_id, business_key),
     )
-    cur.execute("SELECT status, run_id FROM saga_workflows WHERE workflow_id = %s", (workflow_id,))
+    # FOR SHARE: a step in flight keeps the workflow from changing state (e.g. to compensating) until it
+    # commits, so compensation never lists the steps while one of them is still being written.
+    cur.execute("SELECT status, run_id FROM saga_workflows WHERE workflow_id = %s FOR SHARE", (workflow_id,))
     status, owner_run = cur.fetchone()
     if status in ENDED and owner_run != run_id:
         raise WorkflowAlreadyEnded(
@@ -87,15 +89,17 @@ def run_step(
     action: Action,
     compensation: CompensationSpec = None,
     scope: str = "step",
-    register: Callable[[Any], object] | None = None,
+    register: Callable[[Any], str] | None = None,
     record_step: bool = True,
     on_done: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> StepOutcome:
-    """Run ``action`` at most once per ``key`` (see module docstring). ``conn`` is a psycopg2 connection."""
+    """Run ``action`` at most once per ``key`` (see module docstring).
+
+    ``conn`` is a psycopg2 connection (saga.db.connect): ``with conn:`` is one transaction.
+    """
     digest = request_hash(dict(request))
     with conn, conn.cursor() as cur:
-        if register is not None:
-            register(cur)
+        workflow_status = register(cur) if register is not None else None
         cur.execute(
             "INSERT INTO idempotency_keys (key, scope, workflow_id, request_hash, status)"
             " VALUES (%s, %s, %s, %s, 'started')"
@@ -112,6 +116,11 @@ def run_step(
                 )
             log.info("idempotency key %s: replayed stored result, no side effect", key)
             return StepOutcome(key=key, result=stored or {}, replayed=True)
+        if workflow_status is not None and workflow_status != "running":
+            raise WorkflowNotRunning(
+                f"workflow {workflow_id} is {workflow_status}: refusing a new side effect ({step}); "
+                "a workflow that ended or is being compensated must not act any more"
+            )
         log.info("idempotency key %s: executing %s", key, side_effect)
         result = action(cur)
         cur.execute(
@@ -133,6 +142,16 @@ def run_step(
                 json.dumps(comp.args if comp else {}, default=str),
             ),
         )
+        if not cur.rowcount:
+            cur.execute("SELECT idempotency_key FROM saga_steps WHERE workflow_id = %s AND step = %s",
+                        (workflow_id, step))
+            recorded_key = cur.fetchone()[0]
+            if recorded_key != key:
+                # One step = one effect: a second effect under the same step name would lose its undo.
+                raise IdempotencyConflict(
+                    f"step {step} of {workflow_id} already recorded a different effect ({recorded_key});"
+                    f" give this effect ({key}) its own step name"
+                )
         return StepOutcome(key=key, result=result, replayed=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from execution_plane.saga.db import connect
 from execution_plane.saga.airflow_api import AirflowApi, start_compensation
 from execution_plane.saga.ledger import BAD_ENDINGS
 
@@ -15,18 +16,13 @@ log = logging.getLogger(__name__)
 GRACE = "30 seconds"
 
 
-def _business_conn() -> Any:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    return PostgresHook(postgres_conn_id="execution_plane_db").get_conn()
-
-
 def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list[str]]:
     api = api or AirflowApi()
     own_conn = conn is None
-    conn = conn or _business_conn()
+    conn = conn or connect()
     started: list[str] = []
     lost_callbacks: list[str] = []
+    failures: list[str] = []
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
@@ -40,7 +36,7 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
             )
             running = cur.fetchall()
         for workflow_id, status, reason in ended_badly:
-            if start_compensation(workflow_id, reason=reason, bad_ending=status, source="reconciler"):
+            if _start(api, workflow_id, reason, status, failures):
                 started.append(workflow_id)
         by_dag: dict[str, dict[str, str]] = {}
         for workflow_id, dag_id, run_id in running:
@@ -51,7 +47,7 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
                 if run_id not in failed:
                     continue
                 reason = f"run {run_id} failed; its failure callback did not start compensation"
-                if start_compensation(workflow_id, reason=reason, bad_ending="failed", source="reconciler"):
+                if _start(api, workflow_id, reason, "failed", failures):
                     lost_callbacks.append(workflow_id)
     finally:
         if own_conn:
@@ -59,7 +55,21 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
     if started or lost_callbacks:
         log.warning("reconciler started compensation: ended badly=%s, lost callbacks=%s", started,
                     lost_callbacks)
+    if failures:
+        raise RuntimeError(f"could not start compensation of {failures} (the others were started)")
     return {"started": started, "lost_callbacks": lost_callbacks}
+
+
+def _start(api: AirflowApi, workflow_id: str, reason: str, bad_ending: str, failures: list[str]) -> bool:
+    """One workflow the API refuses (e.g. an id the compensation DAG's params reject) must not keep every
+    other workflow from being compensated: log it, go on, fail the task at the end."""
+    try:
+        return start_compensation(workflow_id, reason=reason, bad_ending=bad_ending, source="reconciler",
+                                  api=api)
+    except Exception:
+        log.exception("could not start compensation of %s", workflow_id)
+        failures.append(workflow_id)
+        return False
 
 
 def _failed_runs(api: AirflowApi, dag_id: str, wanted: set[str]) -> list[dict[str, Any]]:

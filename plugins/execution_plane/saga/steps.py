@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from execution_plane.saga import audit, ledger
+from execution_plane.saga.db import BUSINESS_DB_CONN_ID
 from execution_plane.saga.keys import message_id, step_key, workflow_id as make_workflow_id
 from execution_plane.saga.ledger import Compensation, CompensationSpec
 
 log = logging.getLogger(__name__)
 
-BUSINESS_DB_CONN_ID = "execution_plane_db"
 REQUEST_ID_PARAM = "request_id"
 
 
@@ -72,9 +72,9 @@ class Saga:
     # ------------------------------------------------------------------ plumbing
     def conn(self) -> Any:
         if self._conn is None or self._conn.closed:
-            from airflow.providers.postgres.hooks.postgres import PostgresHook
+            from execution_plane.saga.db import connect
 
-            self._conn = PostgresHook(postgres_conn_id=self.conn_id).get_conn()
+            self._conn = connect(self.conn_id)
         return self._conn
 
     def close(self) -> None:
@@ -91,7 +91,7 @@ class Saga:
     def key(self, step: str, *parts: str) -> str:
         return step_key(self.workflow_id, step, *parts)
 
-    def _registrar(self) -> Callable[[Any], object] | None:
+    def _registrar(self) -> Callable[[Any], str] | None:
         if not self._register:
             return None
         return lambda cur: ledger.ensure_workflow(

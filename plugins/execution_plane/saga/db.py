@@ -1,0 +1,23 @@
+"""Connections to the business database, from the Airflow connection ``execution_plane_db``.
+
+Always psycopg2, whatever driver PostgresHook would pick: the ledger relies on psycopg2's
+``with conn:`` = one transaction (psycopg 3 closes the connection there instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+
+BUSINESS_DB_CONN_ID = "execution_plane_db"
+
+
+def connect(conn_id: str = BUSINESS_DB_CONN_ID, *, application_name: str = "execution_plane") -> Any:
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    return psycopg2.connect(
+        host=conn.host, port=conn.port or 5432, dbname=conn.schema, user=conn.login,
+        password=conn.password or None, application_name=application_name, connect_timeout=10,
+    )

@@ -1,0 +1,1 @@
+"""Deferrable sensors: a waiting workflow holds no worker slot."""

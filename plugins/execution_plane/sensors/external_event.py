@@ -1,0 +1,134 @@
+"""Wait, possibly for days, for an outside system's event without holding a worker slot.
+
+``ExternalEventSensor`` is deferrable only: it never pokes. Its result (returned, so XCom ``return_value``,
+and also XCom ``xcom_key``) is the trigger's outcome, and the DAG branches on ``status``:
+``{"status": "received", "event": {...}}`` or ``{"status": "expired", "timeout_at": ...}``. An error outcome
+fails the task (retries apply).
+
+The deadline: ``timeout_at`` (templated ISO datetime) when given, best taken from the step that started the
+wait (e.g. ``"{{ ti.xcom_pull(task_ids='send_envelope')['expires_at'] }}"``). Otherwise it is the DAG run's
+``start_date`` plus the sensor's ``timeout`` (default ``[sensors] default_timeout``, 7 days), written as a
+template so the worker and the triggerer compute the same instant. Both stay fixed across retries and
+triggerer restarts, so a retry never extends the wait. (Clearing a finished run resets its start_date: a
+re-run gets a fresh deadline.)
+
+``start_from_trigger=True``: the scheduler defers the task straight into the triggerer, which renders the
+templated fields itself; with ``end_task=True`` too, the triggerer also ends the task and pushes the XComs,
+so the wait never touches a worker. With ``start_from_trigger`` the templated arguments must be plain
+values or Jinja strings (the triggerer renders them; an ``XComArg`` is not supported there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowException
+from airflow.triggers.base import StartTriggerArgs
+
+from execution_plane.triggers.external_event import DEFAULT_CONN_ID, ExternalEventTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+TRIGGER_CLASSPATH = "execution_plane.triggers.external_event.ExternalEventTrigger"
+DEADLINE_FROM_RUN_START = "{{{{ (dag_run.start_date + macros.timedelta(seconds={seconds})).isoformat() }}}}"
+
+
+class ExternalEventSensor(BaseSensorOperator):
+    """Defer until ``external_events`` has a matching event for ``correlation_key``, or the deadline passes.
+
+    :param correlation_key: the run's business key the outside system echoes back. (templated)
+    :param event_types: event types that end the wait. (templated)
+    :param timeout_at: ISO datetime deadline. (templated) Default: DAG run start + ``timeout``.
+    :param after_received_at: ISO datetime; ignore events received until then. (templated)
+    :param conn_id: Airflow connection of the business database.
+    :param start_from_trigger: start in the triggerer, never on a worker.
+    :param end_task: end the task in the triggerer (XComs pushed there), never resuming on a worker.
+    :param xcom_key: XCom key of the outcome (besides ``return_value``).
+    """
+
+    template_fields: Sequence[str] = ("correlation_key", "event_types", "timeout_at", "after_received_at")
+    ui_color = "#fdf1d6"
+
+    start_trigger_args = StartTriggerArgs(
+        trigger_cls=TRIGGER_CLASSPATH,
+        trigger_kwargs=None,
+        next_method="execute_complete",
+        next_kwargs=None,
+        timeout=None,
+    )
+    start_from_trigger = False
+
+    def __init__(
+        self,
+        *,
+        correlation_key: str,
+        event_types: Sequence[str],
+        timeout_at: str | datetime | None = None,
+        after_received_at: str | datetime | None = None,
+        conn_id: str = DEFAULT_CONN_ID,
+        start_from_trigger: bool = False,
+        end_task: bool = False,
+        xcom_key: str = "event",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(event_types, str) or not event_types:
+            raise ValueError("event_types must be a non-empty list of event types")
+        self.correlation_key = correlation_key
+        self.event_types = list(event_types)
+        self.timeout_at = (
+            timeout_at if timeout_at is not None else DEADLINE_FROM_RUN_START.format(seconds=self.timeout)
+        )
+        self.after_received_at = after_received_at
+        self.conn_id = conn_id
+        self.end_task = end_task
+        self.xcom_key = xcom_key
+        self.start_from_trigger = start_from_trigger
+        if start_from_trigger:
+            # The scheduler creates the trigger from these kwargs, unrendered; the triggerer renders the
+            # kwargs that are also template fields of this operator (same names) before run().
+            self.start_trigger_args = dataclasses.replace(
+                self.start_trigger_args, trigger_kwargs=self._trigger_kwargs()
+            )
+
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "correlation_key": self.correlation_key,
+            "event_types": list(self.event_types),
+            "timeout_at": self.timeout_at,
+            "conn_id": self.conn_id,
+            "after_received_at": self.after_received_at,
+            "end_task": self.end_task,
+            "xcom_key": self.xcom_key,
+        }
+
+    def execute(self, context: Context) -> NoReturn:
+        self.defer(trigger=ExternalEventTrigger(**self._trigger_kwargs()), method_name="execute_complete")
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> dict[str, Any]:
+        """Return the outcome (``received`` or ``expired``); an ``error`` outcome raises."""
+        if self.end_task and not isinstance(event, dict):
+            # Only dag.test() resumes a task its trigger ended: it runs triggers inline and hands over the
+            # end event's bare state, dropping the XComs. The wait is deterministic, so wait again inline.
+            event = self._wait_inline()
+        if not isinstance(event, dict) or event.get("status") not in ("received", "expired"):
+            message = event.get("message") if isinstance(event, dict) else repr(event)
+            raise AirflowException(f"waiting for an event on {self.correlation_key!r} failed: {message}")
+        if self.xcom_key != "return_value":
+            context["ti"].xcom_push(key=self.xcom_key, value=event)
+        return event
+
+    def _wait_inline(self) -> dict[str, Any]:
+        trigger = ExternalEventTrigger(**{**self._trigger_kwargs(), "end_task": False})
+
+        async def first_event() -> Any:
+            return await anext(aiter(trigger.run()))
+
+        outcome: dict[str, Any] = asyncio.run(first_event()).payload
+        return outcome

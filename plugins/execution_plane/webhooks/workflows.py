@@ -1,0 +1,81 @@
+"""The DAGs a CRM webhook may start, and the run params (``conf``) each one receives.
+
+This is the param contract between the CRM and the DAGs: ``POST /webhooks/crm/events`` validates the
+event's ``payload`` with the DAG's model below and starts the run with
+``conf = model.model_dump(mode="json")``.
+Each DAG declares the same fields as its ``params``; a field added here must be added there (and the
+other way round), or the ingress refuses events the DAG would accept.
+
+Pure pydantic (no Airflow import): DAG files may import these models to build their ``params``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+def _no_double_dot(value: str) -> str:
+    # Ids end up in Airflow run ids, which refuse ".." (path traversal guard in create_dagrun).
+    if ".." in value:
+        raise ValueError("must not contain '..'")
+    return value
+
+
+Identifier = Annotated[str, Field(pattern=_ID_PATTERN), AfterValidator(_no_double_dot)]
+"""1-128 of ``[A-Za-z0-9._:-]``, no ``..``: safe inside run ids, correlation keys and log lines."""
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class StartParams(BaseModel):
+    """What every startable DAG receives; subclasses add the DAG's own fields."""
+
+    # Unknown fields are refused: a typo in a CRM mapping must fail loudly, not start a run without it.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: Identifier
+    """The CRM's id of the request; with the workflow it forms the inbox correlation key."""
+
+
+class PartnerApprovalParams(StartParams):
+    """``partner_approval``: score a partner, negotiate terms, get them approved and activated."""
+
+    partner_id: Identifier
+    requested_by: Name
+    """Who asked for the approval in the CRM (user name or email)."""
+    target_revenue_share_pct: float | None = Field(default=None, gt=0, le=100)
+    """A revenue share the requester aims for; None lets the fit band decide."""
+
+
+class DdRoomParams(StartParams):
+    """``dd_room``: open a due-diligence room, analyse it, value the target, brief the IC."""
+
+    deal_id: Identifier
+    target_company: Name
+    base_valuation_usd: float = Field(gt=0)
+    ic_members: list[Name] = Field(min_length=1, max_length=50)
+    """Investment committee members who review the memo."""
+
+
+class SignatureCommitmentParams(StartParams):
+    """``signature_commitment``: send approved terms for e-signature and commit them once signed."""
+
+    deal_id: Identifier
+    partner_id: Identifier
+    terms: dict[str, Any] = Field(min_length=1)
+    """The approved terms, exactly as approved: the approval token is bound to their hash."""
+    approval_token: str = Field(min_length=1, max_length=4096)
+    signer_email: EmailStr
+    signer_name: Name
+
+
+STARTABLE_WORKFLOWS: dict[str, type[StartParams]] = {
+    "partner_approval": PartnerApprovalParams,
+    "dd_room": DdRoomParams,
+    "signature_commitment": SignatureCommitmentParams,
+}
+"""dag_id -> model of that DAG's run params. Only these DAGs can be started from outside."""
