@@ -41,7 +41,11 @@ class Setup:
         return self.pg.database_url(ep_env.database_names()[1])
 
     def process_env(self) -> dict[str, str]:
-        return {**os.environ, **self.env}
+        # Connections and variables come from the metadata database (airflow_settings.yaml), never from
+        # whatever AIRFLOW_CONN_*/AIRFLOW_VAR_* the calling shell or test process happens to carry.
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "EP_SANDBOX_"))}
+        return {**inherited, **self.env}
 
 
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
@@ -75,6 +79,19 @@ def load_settings(setup: Setup) -> str:
     if result.returncode != 0:
         raise SystemExit(f"loading airflow_settings.yaml failed:\n{result.stderr[-3000:]}")
     return result.stdout.strip()
+
+
+def attach(ports: ep_env.Ports, extra_env: dict[str, str] | None = None) -> Setup:
+    """A Setup over databases that `setup()` already prepared, for a stack on other ports (live tests):
+    only the settings are loaded again, so the connections point at this stack's sandbox and API."""
+    state = read_state()
+    pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
+    pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
+    sec = ep_env.Secrets.load_or_create()
+    the_env = {**ep_env.airflow_env(pg, ports, sec), **(extra_env or {})}
+    result = Setup(pg=pg, ports=ports, secrets=sec, env=the_env)
+    load_settings(result)
+    return result
 
 
 def setup(ports: ep_env.Ports | None = None) -> Setup:

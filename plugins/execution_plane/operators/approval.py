@@ -8,9 +8,15 @@ While it waits the task holds no worker and no triggerer slot. On top of Airflow
   ``response_timeout`` -> the default "Reject" is applied by Airflow and routed to ``expired_task_id``.
 
 Guard for Airflow 3.3.2: an answer arriving within ~1 s of the task starting to wait can make the
-scheduler fail the task (stale executor event). The task then retries; the retry finds the answer the
-earlier try received (REST API, hitlDetails of that try) or the decision in the bridge, and completes
-with it instead of asking again. Retries therefore are part of the guard: keep ``retries >= 1``.
+scheduler fail the task (stale executor event, "finished with state success, but the task instance's
+state attribute is queued"). The task then retries, and the retry's own HITL request ERASES the answer
+(same task-instance id, the detail is upserted with no response): Airflow itself no longer knows it.
+The answer survives in two places the retry reads through the public REST API, in this order: the
+hitlDetails of an earlier try (when Airflow moved it to history), then Airflow's event log, where the
+PATCH was logged (``update_hitl_detail``: user, options, comment). The log also holds refused attempts,
+so only an entry after the request was opened, by an assigned user, with valid options counts, the
+earliest one. The retry then completes with that answer instead of asking again. Retries are therefore
+part of the guard: keep ``retries >= 1``.
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             if decided is not None:
                 log.info("approval %s already decided (%s): not asking again", request_id, decided["status"])
                 return self._route(context, decided["status"])
-            earlier = self._answer_of_an_earlier_try(context)
+            earlier = self._answer_of_an_earlier_try(context, saga.approval_opened_at(request_id))
             if earlier is not None:
                 log.warning("approval %s: answer received by an earlier try (Airflow 3.3.2 early-answer "
                             "failure); completing with it", request_id)
@@ -100,7 +106,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
                 saga.set_notified(request_id, sent["message_id"])
         return super().execute(context)
 
-    def _answer_of_an_earlier_try(self, context: Any) -> dict[str, Any] | None:
+    def _answer_of_an_earlier_try(self, context: Any, opened_at: datetime) -> dict[str, Any] | None:
         ti = context["ti"]
         if ti.try_number <= 1:
             return None
@@ -118,7 +124,28 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
                     "responded_by_user": detail.get("responded_by_user"),
                     "timedout": detail.get("responded_by_user") is None,
                 }
+        for entry in api.event_logs(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+                                    event="update_hitl_detail"):
+            answer = self._logged_answer(entry, opened_at)
+            if answer is not None:
+                return answer
         return None
+
+    def _logged_answer(self, entry: dict[str, Any], opened_at: datetime) -> dict[str, Any] | None:
+        """An ``update_hitl_detail`` event-log entry as a HITL event, if it can have been accepted."""
+        import json
+
+        when = datetime.fromisoformat(str(entry.get("when")).replace("Z", "+00:00"))
+        user = entry.get("owner")
+        try:
+            extra = json.loads(entry.get("extra") or "{}")
+        except ValueError:
+            return None
+        chosen = extra.get("chosen_options") or []
+        if when < opened_at or user not in self.assignees or not chosen or set(chosen) - set(self.options):
+            return None
+        return {"chosen_options": chosen, "params_input": extra.get("params_input") or {},
+                "responded_at": when, "responded_by_user": {"id": user, "name": user}, "timedout": False}
 
     # -------------------------------------------------------------- deciding
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

@@ -102,6 +102,14 @@ class AirflowApi:
         return body
 
 
+    def event_logs(self, *, dag_id: str, run_id: str, task_id: str, event: str,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        resp = self.request("GET", "/eventLogs", params={"dag_id": dag_id, "run_id": run_id, "task_id": task_id,
+                                                         "event": event, "order_by": "when", "limit": limit})
+        resp.raise_for_status()
+        return list(resp.json().get("event_logs", []))
+
+
 def compensation_run_id(workflow_id: str) -> str:
     return f"compensate__{workflow_id}"
 

@@ -116,6 +116,16 @@ def run_step(
                 )
             log.info("idempotency key %s: replayed stored result, no side effect", key)
             return StepOutcome(key=key, result=stored or {}, replayed=True)
+        if record_step:
+            cur.execute("SELECT idempotency_key FROM saga_steps WHERE workflow_id = %s AND step = %s",
+                        (workflow_id, step))
+            recorded = cur.fetchone()
+            if recorded is not None and recorded[0] != key:
+                # One step = one effect: a second effect under the same step name would lose its undo.
+                raise IdempotencyConflict(
+                    f"step {step} of {workflow_id} already recorded a different effect ({recorded[0]});"
+                    f" give this effect ({key}) its own step name"
+                )
         if workflow_status is not None and workflow_status != "running":
             raise WorkflowNotRunning(
                 f"workflow {workflow_id} is {workflow_status}: refusing a new side effect ({step}); "
@@ -142,16 +152,7 @@ def run_step(
                 json.dumps(comp.args if comp else {}, default=str),
             ),
         )
-        if not cur.rowcount:
-            cur.execute("SELECT idempotency_key FROM saga_steps WHERE workflow_id = %s AND step = %s",
-                        (workflow_id, step))
-            recorded_key = cur.fetchone()[0]
-            if recorded_key != key:
-                # One step = one effect: a second effect under the same step name would lose its undo.
-                raise IdempotencyConflict(
-                    f"step {step} of {workflow_id} already recorded a different effect ({recorded_key});"
-                    f" give this effect ({key}) its own step name"
-                )
+
         return StepOutcome(key=key, result=result, replayed=False)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from execution_plane.saga.db import connect
@@ -11,9 +13,12 @@ from execution_plane.saga.ledger import BAD_ENDINGS
 
 log = logging.getLogger(__name__)
 
-# A run must have been failed for this long before the reconciler acts in the callback's place, so the
-# callback (seconds) normally wins and the reconciler only covers the lost ones.
-GRACE = "30 seconds"
+
+
+def grace_seconds() -> float:
+    """How long a run must have been failed before the reconciler acts in its callback's place, so the
+    callback (seconds) normally wins and the reconciler only covers the lost ones."""
+    return float(os.environ.get("EP_RECONCILER_GRACE_S", "30"))
 
 
 def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list[str]]:
@@ -30,10 +35,7 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
                 " WHERE status = ANY(%s) AND compensation_run_id IS NULL", (list(BAD_ENDINGS),),
             )
             ended_badly = cur.fetchall()
-            cur.execute(
-                "SELECT workflow_id, dag_id, run_id FROM saga_workflows WHERE status = 'running'"
-                f" AND updated_at < now() - interval '{GRACE}'"
-            )
+            cur.execute("SELECT workflow_id, dag_id, run_id FROM saga_workflows WHERE status = 'running'")
             running = cur.fetchall()
         for workflow_id, status, reason in ended_badly:
             if _start(api, workflow_id, reason, status, failures):
@@ -41,10 +43,12 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
         by_dag: dict[str, dict[str, str]] = {}
         for workflow_id, dag_id, run_id in running:
             by_dag.setdefault(dag_id, {})[run_id] = workflow_id
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_seconds())
         for dag_id, runs in by_dag.items():
             failed = {r["dag_run_id"]: r for r in _failed_runs(api, dag_id, set(runs))}
             for run_id, workflow_id in runs.items():
-                if run_id not in failed:
+                ended = failed.get(run_id, {}).get("end_date")
+                if not ended or datetime.fromisoformat(ended.replace("Z", "+00:00")) > cutoff:
                     continue
                 reason = f"run {run_id} failed; its failure callback did not start compensation"
                 if _start(api, workflow_id, reason, "failed", failures):

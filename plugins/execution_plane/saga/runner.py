@@ -51,6 +51,13 @@ def begin(saga: Saga, *, reason: str, bad_ending: str = "failed") -> str:
     return str(stored_reason or reason)
 
 
+def _undo(saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
+    """Run one undo on its own connection: the ledger's transaction is open around it, and an undo that
+    writes business rows commits them itself (such writes are idempotent: a rerun writes the same)."""
+    with Saga.for_workflow(saga.workflow_id, actor=saga.actor, conn_id=saga.conn_id) as own:
+        return undo(own, args, reason, key)
+
+
 def compensate(saga: Saga, *, reason: str) -> CompensationReport:
     report = CompensationReport(workflow_id=saga.workflow_id, reason=reason)
     with saga.conn() as conn, conn.cursor() as cur:
@@ -80,7 +87,7 @@ def compensate(saga: Saga, *, reason: str) -> CompensationReport:
         ledger.run_step(
             saga.conn(), workflow_id=saga.workflow_id, step=f"compensate:{step.step}", key=key,
             side_effect=step.compensation_action or "", request={"undo": step.step, **step.compensation_args},
-            action=lambda _cur, u=undo, a=step.compensation_args, k=key: u(saga, a, reason, k),
+            action=lambda _cur, u=undo, a=step.compensation_args, k=key: _undo(saga, u, a, reason, k),
             scope="compensation", record_step=False, on_done=mark,
         )
         report.compensated.append(step.step)

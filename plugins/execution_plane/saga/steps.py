@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -228,6 +229,12 @@ class Saga:
                 audit.append(cur, actor=self.actor, workflow_id=self.workflow_id, action="approval.requested",
                              details={"request_id": request_id, "stage": stage, "assignees": assignees})
         return request_id
+
+    def approval_opened_at(self, request_id: str) -> datetime:
+        with self.conn() as conn, conn.cursor() as cur:
+            cur.execute("SELECT created_at FROM approval_requests WHERE request_id = %s", (request_id,))
+            opened: datetime = cur.fetchone()[0]
+        return opened
 
     def approval_decision(self, request_id: str) -> dict[str, Any] | None:
         with self.conn() as conn, conn.cursor() as cur:

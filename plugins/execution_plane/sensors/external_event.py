@@ -16,6 +16,11 @@ re-run gets a fresh deadline.)
 templated fields itself; with ``end_task=True`` too, the triggerer also ends the task and pushes the XComs,
 so the wait never touches a worker. With ``start_from_trigger`` the templated arguments must be plain
 values or Jinja strings (the triggerer renders them; an ``XComArg`` is not supported there).
+
+Do NOT use ``start_from_trigger`` in a DAG with a required param (no default), as every durable DAG here has
+(``request_id``): Airflow 3.3.2's triggerer renders the template context without the run's conf, raises
+``ParamValidationError`` and its trigger runner process dies, taking every parked wait of that triggerer
+down with it (seen in the live suite). Defer from the worker instead (a ~1 s start) and keep ``end_task``.
 """
 
 from __future__ import annotations

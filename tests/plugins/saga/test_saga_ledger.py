@@ -18,7 +18,7 @@ import pytest
 
 from execution_plane.hooks.esign import EsignHook
 from execution_plane.hooks.http import ProviderError
-from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded
+from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded, WorkflowNotRunning
 from execution_plane.saga.keys import message_id
 from execution_plane.saga.ledger import Compensation
 from execution_plane.saga.steps import Saga
@@ -382,7 +382,8 @@ class TestSendMessage:
 
     def test_different_recipient_is_a_different_message(self, saga, sandbox, business_db):
         first = self.send(saga, to="bob@example.com")
-        other = self.send(saga, to="alice@example.com")
+        other = saga.send_message("welcome_alice", channel="email", to="alice@example.com",
+                                  template="welcome_v1", body="Hello Alice", subject="Welcome")
         assert first["message_id"] != other["message_id"]
         assert first["provider_message_id"] != other["provider_message_id"]
         effects = sandbox.effects(system="email", action="send")
@@ -394,6 +395,17 @@ class TestSendMessage:
                 saga.workflow_id,
             )
         ) == [("alice@example.com", "sent"), ("bob@example.com", "sent")]
+
+    def test_second_effect_under_one_step_is_refused_before_sending(self, saga, sandbox, business_db):
+        """One step = one effect: a second one would have no undo in the ledger, so it is never sent."""
+        self.send(saga, to="bob@example.com")
+        with pytest.raises(IdempotencyConflict, match="its own step name"):
+            self.send(saga, to="alice@example.com")
+        assert [e["payload"]["to"] for e in sandbox.effects(system="email", action="send")] == [
+            "bob@example.com"
+        ]
+        assert fetch(business_db, "SELECT recipient FROM outbound_messages WHERE workflow_id = %s",
+                     saga.workflow_id) == [("bob@example.com",)]
 
     def test_whatsapp_and_sms(self, saga, sandbox):
         saga.send_message("nudge_wa", channel="whatsapp", to="+15550001", template="nudge", body="Hi")
@@ -556,3 +568,16 @@ class TestConcurrency:
         assert fetch(business_db, "SELECT count(*) FROM saga_steps WHERE workflow_id = %s", workflow) == [
             (1,)
         ]
+
+
+class TestEndedWorkflowActsNoMore:
+    @pytest.mark.parametrize("ending", ["rejected", "expired", "failed", "completed"])
+    def test_new_side_effect_refused_replay_still_answers(self, saga, sandbox, ending):
+        first = saga.send_message("hello", channel="email", to="bob@example.com", template="t", body="Hi")
+        saga.end(ending, "test ending")
+        with pytest.raises(WorkflowNotRunning, match=ending):
+            saga.send_message("late", channel="email", to="bob@example.com", template="t2", body="Late")
+        # A retry of a step that already happened still gets its stored result: nothing new is done.
+        again = saga.send_message("hello", channel="email", to="bob@example.com", template="t", body="Hi")
+        assert again == first
+        assert len(sandbox.effects(system="email", action="send")) == 1

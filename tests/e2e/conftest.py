@@ -1,0 +1,93 @@
+"""The live stack: the project's own `Stack` (what `make run` starts) on free loopback ports.
+
+One stack per test session: sandbox, API server (with the webhook plugin), scheduler, dag-processor and
+triggerer on the test profile's databases, plus a second DAG bundle with the test-only DAGs of
+tests/e2e/dags. Tests talk to it only through public interfaces: REST API, webhook routes, sandbox controls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devtools import env as ep_env
+from devtools.stack import Stack, attach, project_dag_ids
+from tests.conftest import free_port
+from tests.support.airflow_client import AirflowClient
+
+E2E_DAGS = ep_env.REPO / "tests" / "e2e" / "dags"
+E2E_DAG_IDS = ["toolkit_probe", "toolkit_probe_no_callback"]
+
+
+class Live:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.api_url = stack.api_url
+        self.sandbox_url = stack.sandbox_url
+        self.airflow = AirflowClient(stack.api_url, stack.setup.secrets.user_passwords)
+        self.sandbox_http = httpx.Client(base_url=stack.sandbox_url, timeout=30)
+
+    def sandbox(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self.sandbox_http.request(method, path, **kwargs)
+        resp.raise_for_status()
+        return resp.json()
+
+    def effects(self, **filters: str) -> list[dict[str, Any]]:
+        body = self.sandbox("GET", "/_sandbox/effects", params=filters)
+        return list(body["effects"] if isinstance(body, dict) else body)
+
+
+def clear_leftovers() -> None:
+    """Runs a killed earlier session left behind would resume in this stack (and, with their triggers,
+    wait or fail in it): the test profile starts every live session from finished runs only."""
+    import psycopg2
+
+    from devtools.stack import read_state
+
+    state = read_state()
+    meta_url = str(state["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).replace(  # type: ignore[index]
+        "postgresql+psycopg2://", "postgresql://")
+    conn = psycopg2.connect(meta_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
+                        " ('deferred', 'awaiting_input', 'running', 'queued', 'scheduled', 'up_for_retry')")
+            cur.execute("DELETE FROM trigger")
+            cur.execute("UPDATE dag_run SET state = 'failed' WHERE state IN ('running', 'queued')")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[Live]:
+    clear_leftovers()
+    ports = ep_env.Ports(api=free_port(), sandbox=free_port())
+    bundles = [
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {}},
+        {"name": "e2e-tests", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(E2E_DAGS), "refresh_interval": 5}},
+    ]
+    extra = {
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # The live tests drop a failure callback on purpose; the reconciler should not wait 30 s for it.
+        "EP_RECONCILER_GRACE_S": "3",
+    }
+    setup = attach(ports, extra)
+    stack = Stack(setup, log_dir=ep_env.airflow_home() / "e2e-logs")
+    try:
+        stack.start_sandbox()
+        stack.start_airflow()
+        stack.wait_healthy(timeout=180)
+        dag_ids = project_dag_ids() + E2E_DAG_IDS
+        stack.wait_dags_and_unpause(dag_ids, timeout=180)
+        yield Live(stack)
+    finally:
+        stack.stop()
+        os.environ.pop("EP_RECONCILER_GRACE_S", None)
