@@ -17,8 +17,14 @@ from airflow.sdk import dag, task
 from execution_plane.defaults import default_args, tags_for
 
 # Outside systems whose outage stops a durable workflow from making progress.
-HTTP_CONNECTIONS = ("crm_default", "esign_default", "email_default", "whatsapp_default", "sms_default",
-                    "docstore_default")
+HTTP_CONNECTIONS = (
+    "crm_default",
+    "esign_default",
+    "email_default",
+    "whatsapp_default",
+    "sms_default",
+    "docstore_default",
+)
 # Reached by some workflows only; their outage degrades, it does not stop everything.
 OPTIONAL_HTTP_CONNECTIONS = ("calcom_default", "llm_default", "research_default", "financials_default")
 

@@ -30,8 +30,11 @@ WORKFLOW_ID_PATTERN = r"^[a-z_]+:[A-Za-z0-9._-]{1,64}$"
     tags=tags_for("saga_compensation", "saga"),
     max_active_runs=64,
     params={
-        "workflow_id": Param(type="string", pattern=WORKFLOW_ID_PATTERN,
-                             description="The workflow to compensate: <dag_id>:<request_id>"),
+        "workflow_id": Param(
+            type="string",
+            pattern=WORKFLOW_ID_PATTERN,
+            description="The workflow to compensate: <dag_id>:<request_id>",
+        ),
         "reason": Param("compensation requested", type="string", minLength=1, maxLength=2000),
         "bad_ending": Param("failed", type="string", enum=["failed", "rejected", "expired"]),
         "source": Param("manual", type="string", maxLength=300),
@@ -47,8 +50,10 @@ def saga_compensation() -> None:
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
             reason = begin_compensation(saga, reason=params["reason"], bad_ending=params["bad_ending"])
             with saga.conn() as conn, conn.cursor() as cur:
-                cur.execute("UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
-                            (run_id, saga.workflow_id))
+                cur.execute(
+                    "UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
+                    (run_id, saga.workflow_id),
+                )
         return reason
 
     @task
@@ -58,8 +63,12 @@ def saga_compensation() -> None:
 
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
             report = compensate(saga, reason=reason)
-        return {"workflow_id": report.workflow_id, "compensated": report.compensated,
-                "already_compensated": report.already_compensated, "status": report.final_status}
+        return {
+            "workflow_id": report.workflow_id,
+            "compensated": report.compensated,
+            "already_compensated": report.already_compensated,
+            "status": report.final_status,
+        }
 
     undo_completed_steps(begin())
 

@@ -38,7 +38,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start_sandbox()
-        log(f"sandbox of outside systems: {stack.sandbox_url} (effects: {stack.sandbox_url}/_sandbox/effects)")
+        log(
+            f"sandbox of outside systems: {stack.sandbox_url} (effects: {stack.sandbox_url}/_sandbox/effects)"
+        )
         stack.start_airflow()
         stack.wait_healthy()
         dag_ids = project_dag_ids()
@@ -46,8 +48,10 @@ def cmd_run(_: argparse.Namespace) -> int:
         log(f"{len(dag_ids)} DAGs loaded and unpaused: {', '.join(dag_ids)}")
         log(f"ready in {time.monotonic() - started:.1f} s")
         log(f"Airflow UI: {stack.api_url}  login: {ep_env.ADMIN_USER} / {s.secrets.admin_password}")
-        log("approvers (answer on the Required Actions page): " + ", ".join(
-            f"{user} / {s.secrets.password(user)}" for user in ep_env.APPROVERS))
+        log(
+            "approvers (answer on the Required Actions page): "
+            + ", ".join(f"{user} / {s.secrets.password(user)}" for user in ep_env.APPROVERS)
+        )
         log(f"process logs: {stack.log_dir}; Ctrl-C stops everything")
         while True:
             for name, proc in stack.procs.items():

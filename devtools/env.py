@@ -12,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devtools.postgres import PostgresTarget
 
@@ -52,7 +53,7 @@ class Secrets:
     @classmethod
     def load_or_create(cls, path: Path | None = None) -> Secrets:
         path = path or LOCAL / "secrets.json"
-        data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
         generators = {
             # Airflow warns on short JWT secrets; 64 random bytes.
             "jwt_secret": lambda: secrets.token_urlsafe(64),
@@ -63,9 +64,9 @@ class Secrets:
             if field not in data and field != "user_passwords":
                 data[field] = generators.get(field, lambda: secrets.token_urlsafe(24))()
                 changed = True
-        passwords = data.setdefault("user_passwords", {})
-        passwords.setdefault(ADMIN_USER, data.get("admin_password"))
-        passwords.setdefault(SERVICE_USER, data.get("service_password"))
+        passwords: dict[str, str] = data.setdefault("user_passwords", {})
+        passwords.setdefault(ADMIN_USER, str(data["admin_password"]))
+        passwords.setdefault(SERVICE_USER, str(data["service_password"]))
         for user in USERS:
             if not passwords.get(user):
                 passwords[user] = secrets.token_urlsafe(18)

@@ -6,7 +6,8 @@ Order (first that applies wins):
    embedded path is exercised on machines that also run a shared Postgres.
 3. A server answering on 127.0.0.1:5432 (trust auth, user postgres).
 4. The embedded server: the PostgreSQL 16 binaries shipped in the ``pgserver`` wheel, data under
-   ``.local/pgdata``, listening on 127.0.0.1:``EP_EMBEDDED_PG_PORT`` (default 55432).
+   ``.local/pgdata`` (or ``EP_EMBEDDED_PG_DIR``), listening on 127.0.0.1:``EP_EMBEDDED_PG_PORT``
+   (default 55432).
 
 The embedded server listens on TCP (pgserver's own launcher only opens a Unix socket) so every
 component, asyncpg included, reaches both kinds with the same ``host:port`` URL.
@@ -14,6 +15,7 @@ component, asyncpg included, reaches both kinds with the same ``host:port`` URL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -76,7 +78,8 @@ def choose(local_dir: Path) -> PostgresTarget:
     if forced != "embedded" and port_answers("127.0.0.1", 5432):
         return PostgresTarget("local", "postgresql://postgres@127.0.0.1:5432", "server on 127.0.0.1:5432")
     port = int(os.environ.get("EP_EMBEDDED_PG_PORT", DEFAULT_EMBEDDED_PORT))
-    EmbeddedPostgres(local_dir / "pgdata", port).start()
+    datadir = Path(os.environ.get("EP_EMBEDDED_PG_DIR", local_dir / "pgdata"))
+    EmbeddedPostgres(datadir, port).start()
     return PostgresTarget(
         "embedded", f"postgresql://postgres@127.0.0.1:{port}", f"embedded PostgreSQL 16 on 127.0.0.1:{port}"
     )
@@ -120,16 +123,40 @@ class EmbeddedPostgres:
         prefix = self._run_as()
         if not (self.datadir / "PG_VERSION").exists():
             subprocess.run(
-                [*prefix, str(self._bin / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                 "--auth=trust", "--encoding=UTF8", "--no-sync"],
-                check=True, capture_output=True, text=True,
+                [
+                    *prefix,
+                    str(self._bin / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
         log = self.datadir / "server.log"
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.datadir} -c max_connections=300"
         result = subprocess.run(
-            [*prefix, str(self._bin / "pg_ctl"), "-D", str(self.datadir), "-l", str(log), "-o", opts,
-             "-w", "-t", str(int(timeout)), "start"],
-            capture_output=True, text=True,
+            [
+                *prefix,
+                str(self._bin / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(log),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else ""
@@ -145,7 +172,8 @@ class EmbeddedPostgres:
             return
         subprocess.run(
             [*self._run_as(), str(self._bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
 
     def kill(self) -> None:
@@ -153,10 +181,8 @@ class EmbeddedPostgres:
         pid_file = self.datadir / "postmaster.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text().splitlines()[0])
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
 
 
 def ensure_databases(target: PostgresTarget, names: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 def expand(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, str):
+
         def sub(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in values:

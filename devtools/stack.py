@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,8 +44,11 @@ class Setup:
     def process_env(self) -> dict[str, str]:
         # Connections and variables come from the metadata database (airflow_settings.yaml), never from
         # whatever AIRFLOW_CONN_*/AIRFLOW_VAR_* the calling shell or test process happens to carry.
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "EP_SANDBOX_"))}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "EP_SANDBOX_"))
+        }
         return {**inherited, **self.env}
 
 
@@ -74,7 +78,11 @@ def load_settings(setup: Setup) -> str:
     values = ep_env.settings_values(setup.pg, setup.ports, setup.secrets)
     result = subprocess.run(
         [sys.executable, "-m", "devtools.settings_loader", str(ep_env.REPO / "airflow_settings.yaml")],
-        input=json.dumps(values), env=setup.process_env(), capture_output=True, text=True, cwd=ep_env.REPO,
+        input=json.dumps(values),
+        env=setup.process_env(),
+        capture_output=True,
+        text=True,
+        cwd=ep_env.REPO,
     )
     if result.returncode != 0:
         raise SystemExit(f"loading airflow_settings.yaml failed:\n{result.stderr[-3000:]}")
@@ -188,8 +196,15 @@ class Stack:
         values = ep_env.settings_values(self.setup.pg, self.setup.ports, self.setup.secrets)
         self._spawn(
             "sandbox",
-            [sys.executable, "-m", "include.sandbox", "--host", "127.0.0.1",
-             "--port", str(self.setup.ports.sandbox)],
+            [
+                sys.executable,
+                "-m",
+                "include.sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.setup.ports.sandbox),
+            ],
             {
                 "EP_SANDBOX_WEBHOOK_BASE": f"{self.api_url}/webhooks",
                 "EP_SANDBOX_ESIGN_SECRET": values["EP_WEBHOOK_ESIGN_SECRET"],
@@ -231,16 +246,19 @@ class Stack:
         while time.monotonic() < deadline:
             body = httpx.get(url, timeout=5).json()
             statuses = {k: (v or {}).get("status") for k, v in body.items() if isinstance(v, dict)}
-            if all(statuses.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer",
-                                                           "dag_processor")):
+            if all(
+                statuses.get(k) == "healthy"
+                for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            ):
                 return body
             time.sleep(0.5)
         raise SystemExit(f"Airflow not healthy within {timeout:.0f} s: {body}")
 
     def token(self, user: str = ep_env.ADMIN_USER) -> str:
         password = self.setup.secrets.password(user)
-        resp = httpx.post(f"{self.api_url}/auth/token", json={"username": user, "password": password},
-                          timeout=10)
+        resp = httpx.post(
+            f"{self.api_url}/auth/token", json={"username": user, "password": password}, timeout=10
+        )
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
@@ -250,8 +268,12 @@ class Stack:
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             for dag_id in sorted(pending):
-                resp = httpx.patch(f"{self.api_url}/api/v2/dags/{dag_id}", json={"is_paused": False},
-                                   headers=headers, timeout=10)
+                resp = httpx.patch(
+                    f"{self.api_url}/api/v2/dags/{dag_id}",
+                    json={"is_paused": False},
+                    headers=headers,
+                    timeout=10,
+                )
                 if resp.status_code == 200:
                     pending.discard(dag_id)
             if pending:
@@ -260,7 +282,7 @@ class Stack:
             raise SystemExit(f"DAGs not parsed within {timeout:.0f} s: {sorted(pending)}")
 
     def stop(self, timeout: float = 20) -> None:
-        for name, proc in reversed(list(self.procs.items())):
+        for _name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -280,10 +302,8 @@ class Stack:
     def kill(self, name: str) -> None:
         """SIGKILL a component and its children, as a crash would (chaos tests)."""
         proc = self.procs[name]
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 

@@ -14,9 +14,9 @@ import pytest
 
 os.environ.setdefault("EP_PROFILE", "test")
 
-from devtools import env as ep_env  # noqa: E402
-from devtools.settings_loader import connection_env  # noqa: E402
-from devtools.stack import read_state  # noqa: E402
+from devtools import env as ep_env
+from devtools.settings_loader import connection_env
+from devtools.stack import read_state
 
 STATE = read_state()
 os.environ.update(STATE["env"])  # type: ignore[arg-type]
@@ -75,8 +75,9 @@ class SandboxServer:
         from include.sandbox.app import create_app
 
         self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         import time

@@ -29,7 +29,8 @@ def probe_http(conn_id: str, *, critical: bool, timeout_s: float = 5.0) -> dict[
     started = time.perf_counter()
     try:
         conn = BaseHook.get_connection(conn_id)
-        base = conn.host if "://" in (conn.host or "") else f"{conn.schema or 'https'}://{conn.host}"
+        host = conn.host or ""
+        base = host if "://" in host else f"{conn.schema or 'https'}://{host}"
         resp = httpx.get(base, timeout=timeout_s, headers={"Authorization": f"Bearer {conn.password}"})
         ok, detail = resp.status_code < 500, f"HTTP {resp.status_code}"
     except Exception as exc:  # unreachable is the finding
@@ -38,8 +39,13 @@ def probe_http(conn_id: str, *, critical: bool, timeout_s: float = 5.0) -> dict[
 
 
 def _probe(service: str, ok: bool, started: float, detail: str, *, critical: bool) -> dict[str, Any]:
-    return {"service": service, "ok": ok, "latency_ms": (time.perf_counter() - started) * 1000,
-            "detail": detail, "critical": critical}
+    return {
+        "service": service,
+        "ok": ok,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        "detail": detail,
+        "critical": critical,
+    }
 
 
 def summarize_or_fail(results: list[dict[str, Any]]) -> dict[str, object]:

@@ -51,12 +51,15 @@ def clear_leftovers() -> None:
 
     state = read_state()
     meta_url = str(state["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).replace(  # type: ignore[index]
-        "postgresql+psycopg2://", "postgresql://")
+        "postgresql+psycopg2://", "postgresql://"
+    )
     conn = psycopg2.connect(meta_url)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
-                        " ('deferred', 'awaiting_input', 'running', 'queued', 'scheduled', 'up_for_retry')")
+            cur.execute(
+                "UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
+                " ('deferred', 'awaiting_input', 'running', 'queued', 'scheduled', 'up_for_retry')"
+            )
             cur.execute("DELETE FROM trigger")
             cur.execute("UPDATE dag_run SET state = 'failed' WHERE state IN ('running', 'queued')")
     finally:
@@ -68,10 +71,16 @@ def live() -> Iterator[Live]:
     clear_leftovers()
     ports = ep_env.Ports(api=free_port(), sandbox=free_port())
     bundles = [
-        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {}},
-        {"name": "e2e-tests", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(E2E_DAGS), "refresh_interval": 5}},
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {},
+        },
+        {
+            "name": "e2e-tests",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(E2E_DAGS), "refresh_interval": 5},
+        },
     ]
     extra = {
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),

@@ -32,16 +32,25 @@ def workflow_status(business_db: Any, workflow_id: str) -> str | None:
 
 def go_event(live: Any, request_id: str) -> dict[str, Any]:
     """The outside system answers: signed webhook -> /webhooks/events/partner -> inbox -> NOTIFY."""
-    return live.sandbox("POST", "/_sandbox/events", json={
-        "source": "partner", "event_id": f"go-{request_id}", "type": "probe.go",
-        "correlation_key": f"toolkit_probe:{request_id}", "payload": {},
-    })
+    return live.sandbox(
+        "POST",
+        "/_sandbox/events",
+        json={
+            "source": "partner",
+            "event_id": f"go-{request_id}",
+            "type": "probe.go",
+            "correlation_key": f"toolkit_probe:{request_id}",
+            "payload": {},
+        },
+    )
 
 
 def start(live: Any) -> tuple[str, str]:
     request_id = f"probe-{uuid.uuid4().hex[:10]}"
     run_id = f"e2e__{request_id}"
-    resp = live.airflow.trigger(DAG, run_id, {"request_id": request_id, "recipient": f"{request_id}@example.com"})
+    resp = live.airflow.trigger(
+        DAG, run_id, {"request_id": request_id, "recipient": f"{request_id}@example.com"}
+    )
     assert resp.status_code == 200, resp.text
     return request_id, run_id
 
@@ -79,8 +88,10 @@ def test_rejected_run_is_compensated_each_effect_once(live: Any, business_db: An
 
     mine = [e for e in live.effects(system="email") if request_id in str(e)]
     counts = Counter((e["action"], e["payload"].get("to"), e["payload"].get("subject")) for e in mine)
-    assert counts == {("send", f"{request_id}@example.com", "Hello"): 1,
-                      ("send", f"{request_id}@example.com", "Cancelled"): 1}, counts
+    assert counts == {
+        ("send", f"{request_id}@example.com", "Hello"): 1,
+        ("send", f"{request_id}@example.com", "Cancelled"): 1,
+    }, counts
     # Starting the compensation again is a 409, and a rerun of it changes nothing.
     again = af.trigger("saga_compensation", comp_run, {"workflow_id": workflow_id, "reason": "again"})
     assert again.status_code == 409
@@ -100,8 +111,10 @@ def test_instant_machine_answer_still_succeeds(live: Any, business_db: Any) -> N
     print(f"\ninstant answer: review succeeded on try {review['try_number']}")
     assert workflow_status(business_db, f"{DAG}:{request_id}") == "completed"
     with business_db.cursor() as cur:
-        cur.execute("SELECT status, decided_by, comment FROM approval_requests WHERE workflow_id = %s",
-                    (f"{DAG}:{request_id}",))
+        cur.execute(
+            "SELECT status, decided_by, comment FROM approval_requests WHERE workflow_id = %s",
+            (f"{DAG}:{request_id}",),
+        )
         assert cur.fetchall() == [("approved", "manager", "instant")]
 
 
@@ -125,8 +138,12 @@ def test_reconciler_compensates_a_lost_failure_callback(live: Any, business_db: 
     request_id = f"lost-{uuid.uuid4().hex[:10]}"
     run_id = f"e2e__{request_id}"
     workflow_id = f"{dag_id}:{request_id}"
-    assert af.trigger(dag_id, run_id, {"request_id": request_id,
-                                       "recipient": f"{request_id}@example.com"}).status_code == 200
+    assert (
+        af.trigger(
+            dag_id, run_id, {"request_id": request_id, "recipient": f"{request_id}@example.com"}
+        ).status_code
+        == 200
+    )
     assert af.wait_run(dag_id, run_id) == "failed"
     assert workflow_status(business_db, workflow_id) == "running"  # nobody started compensation
     time.sleep(3.5)  # the reconciler's grace period in the live stack (EP_RECONCILER_GRACE_S)
@@ -135,6 +152,10 @@ def test_reconciler_compensates_a_lost_failure_callback(live: Any, business_db: 
     assert af.wait_run("saga_reconciler", reconcile_run) == "success"
     assert af.wait_run("saga_compensation", f"compensate__{workflow_id}") == "success"
     assert workflow_status(business_db, workflow_id) == "compensated"
-    cancelled = [e for e in live.effects(system="email") if e["payload"].get("to") == f"{request_id}@example.com"
-                 and e["payload"].get("subject") == "Cancelled"]
+    cancelled = [
+        e
+        for e in live.effects(system="email")
+        if e["payload"].get("to") == f"{request_id}@example.com"
+        and e["payload"].get("subject") == "Cancelled"
+    ]
     assert len(cancelled) == 1

@@ -30,8 +30,9 @@ class AirflowClient:
         return self.http.request(method, f"/api/v2{path}", headers=headers, **kwargs)
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any]) -> httpx.Response:
-        return self.request("POST", f"/dags/{dag_id}/dagRuns",
-                            json={"dag_run_id": run_id, "logical_date": None, "conf": conf})
+        return self.request(
+            "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": None, "conf": conf}
+        )
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         resp = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
@@ -50,10 +51,13 @@ class AirflowClient:
         body: dict[str, Any] = resp.json()
         return body
 
-    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, *, user: str,
-               comment: str = "") -> httpx.Response:
+    def answer(
+        self, dag_id: str, run_id: str, task_id: str, option: str, *, user: str, comment: str = ""
+    ) -> httpx.Response:
         return self.request(
-            "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails", user=user,
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+            user=user,
             json={"chosen_options": [option], "params_input": {"comment": comment}},
         )
 
@@ -67,13 +71,23 @@ class AirflowClient:
             time.sleep(interval)
         raise TimeoutError(f"{what}: not reached within {timeout:.0f} s (last: {last!r})")
 
-    def wait_task_state(self, dag_id: str, run_id: str, task_id: str, states: tuple[str, ...],
-                        timeout: float = 120) -> str:
-        return str(self.wait(f"{dag_id}/{run_id}/{task_id} in {states}",
-                             lambda: (s := self.task_states(dag_id, run_id).get(task_id)) in states and s,
-                             timeout))
+    def wait_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: tuple[str, ...], timeout: float = 120
+    ) -> str:
+        return str(
+            self.wait(
+                f"{dag_id}/{run_id}/{task_id} in {states}",
+                lambda: (s := self.task_states(dag_id, run_id).get(task_id)) in states and s,
+                timeout,
+            )
+        )
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
-        return str(self.wait(f"{dag_id}/{run_id} finished",
-                             lambda: (s := self.run(dag_id, run_id)["state"]) in TERMINAL_RUN_STATES and s,
-                             timeout, interval=0.5))
+        return str(
+            self.wait(
+                f"{dag_id}/{run_id} finished",
+                lambda: (s := self.run(dag_id, run_id)["state"]) in TERMINAL_RUN_STATES and s,
+                timeout,
+                interval=0.5,
+            )
+        )

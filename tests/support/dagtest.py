@@ -55,7 +55,7 @@ class Driver:
     def start(self) -> Driver:
         # Import and configure every model in this thread first: the driver's first query configures the
         # ORM mappers, and doing that while dag.test() is still importing models deadlocks.
-        import airflow.api.common.trigger_dag  # noqa: F401
+        import airflow.api.common.trigger_dag
         import airflow.providers.standard.operators.trigger_dagrun  # noqa: F401
         from airflow.models import import_all_models
         from sqlalchemy.orm import configure_mappers
@@ -81,7 +81,8 @@ class Driver:
         with create_session() as session:
             if self.run_id is None:
                 run = session.scalars(
-                    select(DagRun).where(DagRun.dag_id == self.dag_id, DagRun.state == "running")
+                    select(DagRun)
+                    .where(DagRun.dag_id == self.dag_id, DagRun.state == "running")
                     .order_by(DagRun.id.desc())
                 ).first()
                 if run is None:
@@ -126,15 +127,18 @@ def answer(dag_id: str, run_id: str, task_id: str, option: str, user: str, comme
     from airflow.models import TaskInstance
     from airflow.models.hitl import HITLDetail
     from airflow.models.trigger import handle_event_submit
-    from airflow.triggers.base import TriggerEvent
     from airflow.sdk import timezone
+    from airflow.triggers.base import TriggerEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         ti = session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
-                                       TaskInstance.task_id == task_id).with_for_update()
+            select(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
+            )
+            .with_for_update()
         ).one()
         detail = session.scalars(
             select(HITLDetail).where(HITLDetail.ti_id == ti.id).with_for_update(of=HITLDetail)
@@ -172,8 +176,13 @@ def deliver(route: str, body: dict[str, Any], secret_conn: str = "webhook_events
     return resp.json()
 
 
-def partner_event(request_id: str, round_no: int, event_type: str, payload: dict[str, Any] | None = None,
-                  event_id: str | None = None) -> Event:
+def partner_event(
+    request_id: str,
+    round_no: int,
+    event_type: str,
+    payload: dict[str, Any] | None = None,
+    event_id: str | None = None,
+) -> Event:
     return Event(
         task_id=f"round_{round_no}.partner_response",
         route="events/partner",

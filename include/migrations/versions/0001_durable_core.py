@@ -56,7 +56,8 @@ def upgrade() -> None:
             side_effect          text NOT NULL,
             compensation_action  text,
             compensation_args    jsonb NOT NULL DEFAULT '{}'::jsonb,
-            status               text NOT NULL CHECK (status IN ('done', 'compensated', 'compensation_failed')),
+            status               text NOT NULL
+                                 CHECK (status IN ('done', 'compensated', 'compensation_failed')),
             compensation_result  jsonb,
             compensation_reason  text,
             done_at              timestamptz NOT NULL DEFAULT now(),

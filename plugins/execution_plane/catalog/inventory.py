@@ -423,14 +423,19 @@ SUPPORTING: tuple[WorkflowRecord, ...] = (
         spec_class=_LONG,
         duration=Duration(1 * SECOND, 30 * MINUTE),
         external_systems=("eSign", "CRM", "Email", "WhatsApp", "Document storage"),
-        steps=("for each completed step in reverse", "execute compensation", "log", "mark compensated",
-               "mark workflow compensated"),
+        steps=(
+            "for each completed step in reverse",
+            "execute compensation",
+            "log",
+            "mark compensated",
+            "mark workflow compensated",
+        ),
         pause_points=(),
         compensation=(),
         external_commitment=True,
         implementation="saga_compensation",
-        note="Undoes the steps of any durable workflow; its undo calls reach the systems those steps reached, "
-        "and its notices (e.g. a rejection) are messages to outside parties.",
+        note="Undoes the steps of any durable workflow; its undo calls reach the systems those steps "
+        "reached, and its notices (e.g. a rejection) are messages to outside parties.",
     ),
     WorkflowRecord(
         key="saga_reconciler",
@@ -439,13 +444,35 @@ SUPPORTING: tuple[WorkflowRecord, ...] = (
         spec_class=_SHORT,
         duration=Duration.under(10 * SECOND),
         external_systems=(),
-        steps=("find bad endings without compensation", "find failed runs still marked running",
-               "start compensation"),
+        steps=(
+            "find bad endings without compensation",
+            "find failed runs still marked running",
+            "start compensation",
+        ),
         pause_points=(),
         compensation=(),
         external_commitment=False,
         implementation="saga_reconciler",
         note="Reads the business database and Airflow's own REST API, both internal.",
+    ),
+    WorkflowRecord(
+        key="esign_status_poller",
+        name="eSign status poll (lost-webhook fallback)",
+        spec_engine="Signature flow: wait for signature (poll/webhook)",
+        spec_class=_MEDIUM,
+        duration=Duration.under(2 * MINUTE),
+        external_systems=("eSign",),
+        steps=(
+            "find signature requests still sent",
+            "read each envelope's status",
+            "put a terminal status in the event inbox",
+        ),
+        pause_points=(),
+        compensation=(),
+        external_commitment=False,
+        implementation="esign_status_poller",
+        note="The poll half of the signature flow's 'poll/webhook' wait: it only reads the eSign provider "
+        "and writes the inbox, so a lost webhook still wakes the waiting run.",
     ),
 )
 

@@ -14,8 +14,9 @@ class DocstoreHook(ProviderHook):
 
     def put_object(self, sha256: str, data: bytes) -> dict[str, Any]:
         """Idempotent by construction: the same bytes live at the same address."""
-        return self.json("PUT", f"/objects/{sha256}", content=data,
-                         headers={"Content-Type": "application/octet-stream"})
+        return self.json(
+            "PUT", f"/objects/{sha256}", content=data, headers={"Content-Type": "application/octet-stream"}
+        )
 
     def object_uri(self, sha256: str) -> str:
         # httpx keeps a trailing slash on base_url
@@ -24,23 +25,31 @@ class DocstoreHook(ProviderHook):
     def retract(self, sha256: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """Retracting an object that is already retracted is success: the undo is idempotent (the same
         bytes may have been stored, and are then retracted, by several workflows)."""
-        return self._transition(f"/objects/{sha256}/retract", {"reason": reason}, "already_retracted",
-                                idempotency_key)
+        return self._transition(
+            f"/objects/{sha256}/retract", {"reason": reason}, "already_retracted", idempotency_key
+        )
 
     def archive(self, sha256: str, *, idempotency_key: str) -> dict[str, Any]:
         return self.json("POST", f"/objects/{sha256}/archive", json={}, idempotency_key=idempotency_key)
 
     def create_room(self, room_id: str, name: str, *, idempotency_key: str) -> dict[str, Any]:
-        return self.json("POST", "/rooms", json={"room_id": room_id, "name": name},
-                         idempotency_key=idempotency_key, accept=(409,))
+        return self.json(
+            "POST",
+            "/rooms",
+            json={"room_id": room_id, "name": name},
+            idempotency_key=idempotency_key,
+            accept=(409,),
+        )
 
     def archive_room(self, room_id: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """Archiving a room that is already archived is success: the undo is idempotent."""
-        return self._transition(f"/rooms/{room_id}/archive", {"reason": reason}, "already_archived",
-                                idempotency_key)
+        return self._transition(
+            f"/rooms/{room_id}/archive", {"reason": reason}, "already_archived", idempotency_key
+        )
 
-    def _transition(self, path: str, body: dict[str, Any], done_error: str, idempotency_key: str
-                    ) -> dict[str, Any]:
+    def _transition(
+        self, path: str, body: dict[str, Any], done_error: str, idempotency_key: str
+    ) -> dict[str, Any]:
         resp = self.request("POST", path, json=body, idempotency_key=idempotency_key, accept=(409,))
         answer: dict[str, Any] = resp.json()
         if resp.status_code == 409 and answer.get("error") != done_error:

@@ -13,13 +13,25 @@ class EsignHook(ProviderHook):
     hook_name = "eSign"
 
     def create_envelope(
-        self, *, document_sha256: str, document_uri: str, subject: str, signers: list[dict[str, str]],
-        correlation_key: str, idempotency_key: str,
+        self,
+        *,
+        document_sha256: str,
+        document_uri: str,
+        subject: str,
+        signers: list[dict[str, str]],
+        correlation_key: str,
+        idempotency_key: str,
     ) -> dict[str, Any]:
         return self.json(
-            "POST", "/envelopes",
-            json={"document_sha256": document_sha256, "document_uri": document_uri, "subject": subject,
-                  "signers": signers, "correlation_key": correlation_key},
+            "POST",
+            "/envelopes",
+            json={
+                "document_sha256": document_sha256,
+                "document_uri": document_uri,
+                "subject": subject,
+                "signers": signers,
+                "correlation_key": correlation_key,
+            },
             idempotency_key=idempotency_key,
         )
 
@@ -28,8 +40,13 @@ class EsignHook(ProviderHook):
 
     def void_envelope(self, envelope_id: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """Voiding an envelope that is already void is success: the undo is idempotent."""
-        resp = self.request("POST", f"/envelopes/{envelope_id}/void", json={"reason": reason},
-                            idempotency_key=idempotency_key, accept=(409,))
+        resp = self.request(
+            "POST",
+            f"/envelopes/{envelope_id}/void",
+            json={"reason": reason},
+            idempotency_key=idempotency_key,
+            accept=(409,),
+        )
         body: dict[str, Any] = resp.json()
         if resp.status_code == 409 and body.get("error") != "already_voided":
             from execution_plane.hooks.http import ProviderError

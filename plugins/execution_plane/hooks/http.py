@@ -73,8 +73,11 @@ class ProviderHook(BaseHook):
         if resp.status_code >= 400 and resp.status_code not in accept:
             # Retry-After on any status (e.g. 409 "idempotency key in use": the first request with this key
             # is still running) is the provider saying the same request will do later.
-            retryable = (resp.status_code >= 500 or resp.status_code in (408, 425, 429)
-                         or "Retry-After" in resp.headers)
+            retryable = (
+                resp.status_code >= 500
+                or resp.status_code in (408, 425, 429)
+                or "Retry-After" in resp.headers
+            )
             raise ProviderError(self.system, resp.status_code, resp.text, retryable=retryable)
         if resp.headers.get("Idempotent-Replayed") == "true":
             log.info("%s replayed its stored answer for key %s", self.system, idempotency_key)

@@ -15,7 +15,10 @@ class LlmHook(ProviderHook):
         messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
             {"role": "user", "content": prompt}
         ]
-        body = self.json("POST", "/chat/completions", json={"model": model, "messages": messages,
-                                                             "temperature": 0},
-                         idempotency_key=idempotency_key)
+        body = self.json(
+            "POST",
+            "/chat/completions",
+            json={"model": model, "messages": messages, "temperature": 0},
+            idempotency_key=idempotency_key,
+        )
         return str(body["choices"][0]["message"]["content"])

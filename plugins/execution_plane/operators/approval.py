@@ -57,7 +57,9 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         notify_body: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("params", {"comment": Param("", type="string", description="Reason for the decision")})
+        kwargs.setdefault(
+            "params", {"comment": Param("", type="string", description="Reason for the decision")}
+        )
         kwargs.setdefault("retries", 3)
         kwargs.setdefault("retry_delay", timedelta(seconds=2))
         super().__init__(
@@ -71,7 +73,9 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         self.response_timeout_hours_param = response_timeout_hours_param
         self.stage = stage
         self.assignees = assignees
-        self.approved_task_ids = [approved_task_ids] if isinstance(approved_task_ids, str) else approved_task_ids
+        self.approved_task_ids = (
+            [approved_task_ids] if isinstance(approved_task_ids, str) else approved_task_ids
+        )
         self.rejected_task_id = rejected_task_id
         self.expired_task_id = expired_task_id or rejected_task_id
         self.notify_channel = notify_channel
@@ -94,13 +98,19 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
                 return self._route(context, decided["status"])
             earlier = self._answer_of_an_earlier_try(context, saga.approval_opened_at(request_id))
             if earlier is not None:
-                log.warning("approval %s: answer received by an earlier try (Airflow 3.3.2 early-answer "
-                            "failure); completing with it", request_id)
+                log.warning(
+                    "approval %s: answer received by an earlier try (Airflow 3.3.2 early-answer "
+                    "failure); completing with it",
+                    request_id,
+                )
                 return self.execute_complete(context, earlier)
             if self.notify_channel and self.notify_to:
                 sent = saga.send_message(
-                    f"{self.stage}.approval_requested", channel=self.notify_channel, to=self.notify_to,
-                    template=f"approval_request:{self.stage}", subject=self.subject,
+                    f"{self.stage}.approval_requested",
+                    channel=self.notify_channel,
+                    to=self.notify_to,
+                    template=f"approval_request:{self.stage}",
+                    subject=self.subject,
                     body=self.notify_body or f"{self.subject}\n\n{self.body or ''}",
                 )
                 saga.set_notified(request_id, sent["message_id"])
@@ -124,8 +134,9 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
                     "responded_by_user": detail.get("responded_by_user"),
                     "timedout": detail.get("responded_by_user") is None,
                 }
-        for entry in api.event_logs(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
-                                    event="update_hitl_detail"):
+        for entry in api.event_logs(
+            dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, event="update_hitl_detail"
+        ):
             answer = self._logged_answer(entry, opened_at)
             if answer is not None:
                 return answer
@@ -144,8 +155,13 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         chosen = extra.get("chosen_options") or []
         if when < opened_at or user not in self.assignees or not chosen or set(chosen) - set(self.options):
             return None
-        return {"chosen_options": chosen, "params_input": extra.get("params_input") or {},
-                "responded_at": when, "responded_by_user": {"id": user, "name": user}, "timedout": False}
+        return {
+            "chosen_options": chosen,
+            "params_input": extra.get("params_input") or {},
+            "responded_at": when,
+            "responded_by_user": {"id": user, "name": user},
+            "timedout": False,
+        }
 
     # -------------------------------------------------------------- deciding
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
@@ -155,10 +171,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         self.validate_chosen_options(chosen)
         user = event.get("responded_by_user") or {}
         timed_out = bool(event.get("timedout")) or not user
-        if timed_out:
-            status = "expired"
-        else:
-            status = "approved" if chosen == [APPROVE] else "rejected"
+        status = "expired" if timed_out else "approved" if chosen == [APPROVE] else "rejected"
         comment = (event.get("params_input") or {}).get("comment") or None
         decided_by = None if timed_out else str(user.get("id") or user.get("name"))
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
@@ -166,9 +179,13 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             if not saga.record_decision(request_id, status=status, decided_by=decided_by, comment=comment):
                 first = saga.approval_decision(request_id)
                 status = first["status"] if first else status
-                log.info("approval %s was already decided (%s): the first decision stands", request_id, status)
-        context["ti"].xcom_push(key="decision", value={"status": status, "decided_by": decided_by,
-                                                       "comment": comment, "stage": self.stage})
+                log.info(
+                    "approval %s was already decided (%s): the first decision stands", request_id, status
+                )
+        context["ti"].xcom_push(
+            key="decision",
+            value={"status": status, "decided_by": decided_by, "comment": comment, "stage": self.stage},
+        )
         log.info("approval %s: %s by %s", self.stage, status, decided_by or "timeout")
         return self._route(context, status)
 

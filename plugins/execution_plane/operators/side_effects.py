@@ -24,8 +24,18 @@ class SendMessageOperator(BaseOperator):
     template_fields: Sequence[str] = ("to", "subject", "body", "template")
     ui_color = "#e8f4ff"
 
-    def __init__(self, *, channel: str, to: str, template: str, body: str, subject: str | None = None,
-                 step: str | None = None, compensation: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        channel: str,
+        to: str,
+        template: str,
+        body: str,
+        subject: str | None = None,
+        step: str | None = None,
+        compensation: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.channel = channel
         self.to = to
@@ -38,9 +48,15 @@ class SendMessageOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         comp = Compensation(**self.compensation) if self.compensation else None
         with Saga.from_context(context) as saga:
-            return saga.send_message(self.step or self.task_id, channel=self.channel, to=self.to,
-                                     template=self.template, body=self.body, subject=self.subject,
-                                     compensation=comp)
+            return saga.send_message(
+                self.step or self.task_id,
+                channel=self.channel,
+                to=self.to,
+                template=self.template,
+                body=self.body,
+                subject=self.subject,
+                compensation=comp,
+            )
 
 
 class DbUpsertOperator(BaseOperator):
@@ -48,8 +64,16 @@ class DbUpsertOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("values",)
 
-    def __init__(self, *, table: str, key_columns: list[str], values: dict[str, Any], step: str | None = None,
-                 compensation: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        table: str,
+        key_columns: list[str],
+        values: dict[str, Any],
+        step: str | None = None,
+        compensation: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         for name in [table, *key_columns, *values]:
             if not name or set(name) - _SAFE_TABLE_CHARS:

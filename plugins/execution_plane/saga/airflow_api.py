@@ -34,8 +34,11 @@ class AirflowApi:
         cached = _TOKEN_CACHE.get(self.base + self._login)
         if cached and time.monotonic() - cached[1] < TOKEN_REUSE_S:
             return cached[0]
-        resp = httpx.post(f"{self.base}/auth/token", json={"username": self._login, "password": self._password},
-                          timeout=self.timeout_s)
+        resp = httpx.post(
+            f"{self.base}/auth/token",
+            json={"username": self._login, "password": self._password},
+            timeout=self.timeout_s,
+        )
         resp.raise_for_status()
         token = str(resp.json()["access_token"])
         _TOKEN_CACHE[self.base + self._login] = (token, time.monotonic())
@@ -43,13 +46,15 @@ class AirflowApi:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token()}"}
-        resp = httpx.request(method, f"{self.base}/api/v2{path}", headers=headers, timeout=self.timeout_s,
-                             **kwargs)
+        resp = httpx.request(
+            method, f"{self.base}/api/v2{path}", headers=headers, timeout=self.timeout_s, **kwargs
+        )
         if resp.status_code == 401:  # token rotated (e.g. a new JWT secret): log in again once
             _TOKEN_CACHE.pop(self.base + self._login, None)
             headers = {"Authorization": f"Bearer {self._token()}"}
-            resp = httpx.request(method, f"{self.base}/api/v2{path}", headers=headers,
-                                 timeout=self.timeout_s, **kwargs)
+            resp = httpx.request(
+                method, f"{self.base}/api/v2{path}", headers=headers, timeout=self.timeout_s, **kwargs
+            )
         return resp
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any], note: str | None = None) -> bool:
@@ -65,8 +70,9 @@ class AirflowApi:
         log.info("started run %s of %s", run_id, dag_id)
         return True
 
-    def dag_runs(self, dag_id: str, *, state: str | None = None, limit: int = 100,
-                 offset: int = 0) -> list[dict[str, Any]]:
+    def dag_runs(
+        self, dag_id: str, *, state: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit, "offset": offset, "order_by": "-run_after"}
         if state:
             params["state"] = state
@@ -85,14 +91,17 @@ class AirflowApi:
         return body
 
     def set_note(self, dag_id: str, run_id: str, note: str) -> None:
-        resp = self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", params={"update_mask": "note"},
-                            json={"note": note})
+        resp = self.request(
+            "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", params={"update_mask": "note"}, json={"note": note}
+        )
         resp.raise_for_status()
 
-    def hitl_detail_of_try(self, dag_id: str, run_id: str, task_id: str, try_number: int,
-                           map_index: int = -1) -> dict[str, Any] | None:
+    def hitl_detail_of_try(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> dict[str, Any] | None:
         resp = self.request(
-            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails/tries/"
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails/tries/"
             f"{try_number}",
         )
         if resp.status_code == 404:
@@ -101,11 +110,21 @@ class AirflowApi:
         body: dict[str, Any] = resp.json()
         return body
 
-
-    def event_logs(self, *, dag_id: str, run_id: str, task_id: str, event: str,
-                   limit: int = 100) -> list[dict[str, Any]]:
-        resp = self.request("GET", "/eventLogs", params={"dag_id": dag_id, "run_id": run_id, "task_id": task_id,
-                                                         "event": event, "order_by": "when", "limit": limit})
+    def event_logs(
+        self, *, dag_id: str, run_id: str, task_id: str, event: str, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        resp = self.request(
+            "GET",
+            "/eventLogs",
+            params={
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "event": event,
+                "order_by": "when",
+                "limit": limit,
+            },
+        )
         resp.raise_for_status()
         return list(resp.json().get("event_logs", []))
 
@@ -114,12 +133,14 @@ def compensation_run_id(workflow_id: str) -> str:
     return f"compensate__{workflow_id}"
 
 
-def start_compensation(workflow_id: str, *, reason: str, bad_ending: str, source: str,
-                       api: AirflowApi | None = None) -> bool:
+def start_compensation(
+    workflow_id: str, *, reason: str, bad_ending: str, source: str, api: AirflowApi | None = None
+) -> bool:
     """Start the compensation DAG for a workflow; a second call is a 409 and starts nothing."""
     api = api or AirflowApi()
     return api.trigger(
-        COMPENSATION_DAG_ID, compensation_run_id(workflow_id),
+        COMPENSATION_DAG_ID,
+        compensation_run_id(workflow_id),
         {"workflow_id": workflow_id, "reason": reason[:2000], "bad_ending": bad_ending, "source": source},
         note=f"{bad_ending}: {reason[:300]}",
     )

@@ -18,7 +18,9 @@ _CHAIN_LOCK = 7_240_001  # advisory lock id of the audit chain
 
 def _row_hash(prev_hash: str, at: str, actor: str, workflow_id: str | None, action: str, details: Any) -> str:
     body = json.dumps(
-        [prev_hash, at, actor, workflow_id, action, details], sort_keys=True, separators=(",", ":"),
+        [prev_hash, at, actor, workflow_id, action, details],
+        sort_keys=True,
+        separators=(",", ":"),
         default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()

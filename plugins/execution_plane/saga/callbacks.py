@@ -38,7 +38,11 @@ def start_compensation_on_failure(context: dict[str, Any]) -> None:
         return
     wf = workflow_id(dag_run.dag_id, str(request_id))
     try:
-        start_compensation(wf, reason=failure_reason(context), bad_ending="failed",
-                           source=f"on_failure_callback:{dag_run.run_id}")
+        start_compensation(
+            wf,
+            reason=failure_reason(context),
+            bad_ending="failed",
+            source=f"on_failure_callback:{dag_run.run_id}",
+        )
     except Exception:  # the reconciler will start it; a callback must never raise into the processor
         log.exception("could not start compensation of %s; the reconciler will", wf)

@@ -90,8 +90,9 @@ def set_partner_status(saga: Saga, args: dict[str, Any], reason: str, key: str) 
 
     hook = CrmHook()
     try:
-        return hook.update_partner(args["partner_id"], status=args["status"],
-                                   fields={"status_reason": reason}, idempotency_key=key)
+        return hook.update_partner(
+            args["partner_id"], status=args["status"], fields={"status_reason": reason}, idempotency_key=key
+        )
     finally:
         hook.close()
 
@@ -102,8 +103,9 @@ def set_deal_status(saga: Saga, args: dict[str, Any], reason: str, key: str) -> 
 
     hook = CrmHook()
     try:
-        return hook.update_deal(args["deal_id"], status=args["status"], fields={"status_reason": reason},
-                                idempotency_key=key)
+        return hook.update_deal(
+            args["deal_id"], status=args["status"], fields={"status_reason": reason}, idempotency_key=key
+        )
     finally:
         hook.close()
 
@@ -116,8 +118,13 @@ def notify(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str,
     body = args["body"].replace("{reason}", reason)
     hook = MessagingHook(args["channel"])
     try:
-        sent = hook.send(to=args["to"], body=body, message_id=key, subject=args.get("subject"),
-                         template=args.get("template", "notice"))
+        sent = hook.send(
+            to=args["to"],
+            body=body,
+            message_id=key,
+            subject=args.get("subject"),
+            template=args.get("template", "notice"),
+        )
     finally:
         hook.close()
     return {"message_id": key, "provider_message_id": sent.get("provider_message_id")}

@@ -117,8 +117,10 @@ def run_step(
             log.info("idempotency key %s: replayed stored result, no side effect", key)
             return StepOutcome(key=key, result=stored or {}, replayed=True)
         if record_step:
-            cur.execute("SELECT idempotency_key FROM saga_steps WHERE workflow_id = %s AND step = %s",
-                        (workflow_id, step))
+            cur.execute(
+                "SELECT idempotency_key FROM saga_steps WHERE workflow_id = %s AND step = %s",
+                (workflow_id, step),
+            )
             recorded = cur.fetchone()
             if recorded is not None and recorded[0] != key:
                 # One step = one effect: a second effect under the same step name would lose its undo.
@@ -134,7 +136,8 @@ def run_step(
         log.info("idempotency key %s: executing %s", key, side_effect)
         result = action(cur)
         cur.execute(
-            "UPDATE idempotency_keys SET status = 'done', result = %s::jsonb, updated_at = now() WHERE key = %s",
+            "UPDATE idempotency_keys SET status = 'done', result = %s::jsonb, updated_at = now()"
+            " WHERE key = %s",
             (json.dumps(result, default=str), key),
         )
         if on_done is not None:
@@ -147,7 +150,10 @@ def run_step(
             " compensation_args, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, 'done')"
             " ON CONFLICT (workflow_id, step) DO NOTHING",
             (
-                workflow_id, step, key, side_effect,
+                workflow_id,
+                step,
+                key,
+                side_effect,
                 comp.action if comp else None,
                 json.dumps(comp.args if comp else {}, default=str),
             ),
@@ -159,9 +165,13 @@ def run_step(
 def set_status(
     cur: Any, workflow_id: str, status: str, reason: str | None = None, *, only_from: tuple[str, ...] = ()
 ) -> bool:
-    """Move a workflow to ``status``; with ``only_from``, only from those states (returns whether it moved)."""
-    query = "UPDATE saga_workflows SET status = %s, reason = COALESCE(%s, reason), updated_at = now()" \
-            " WHERE workflow_id = %s"
+    """Move a workflow to ``status``; with ``only_from``, only from those states.
+
+    Returns whether it moved."""
+    query = (
+        "UPDATE saga_workflows SET status = %s, reason = COALESCE(%s, reason), updated_at = now()"
+        " WHERE workflow_id = %s"
+    )
     params: list[Any] = [status, reason, workflow_id]
     if only_from:
         query += " AND status = ANY(%s)"
@@ -169,8 +179,13 @@ def set_status(
     cur.execute(query, params)
     moved = bool(cur.rowcount)
     if moved:
-        audit.append(cur, actor="saga", workflow_id=workflow_id, action=f"workflow.{status}",
-                     details={"reason": reason})
+        audit.append(
+            cur,
+            actor="saga",
+            workflow_id=workflow_id,
+            action=f"workflow.{status}",
+            details={"reason": reason},
+        )
     return moved
 
 

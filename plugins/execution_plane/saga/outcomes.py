@@ -32,8 +32,9 @@ def end_badly(context: Any, status: str, reason: str) -> NoReturn:
         workflow_id = saga.workflow_id
     try:
         api = AirflowApi()
-        start_compensation(workflow_id, reason=reason, bad_ending=status, source=f"{context['run_id']}",
-                           api=api)
+        start_compensation(
+            workflow_id, reason=reason, bad_ending=status, source=f"{context['run_id']}", api=api
+        )
         api.set_note(context["dag"].dag_id, context["run_id"], f"{status.upper()}: {reason}"[:1000])
     except Exception:  # the reconciler starts it within minutes; the bad ending is recorded already
         log.exception("could not start compensation of %s now; the reconciler will", workflow_id)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from execution_plane.saga.db import connect
 from execution_plane.saga.airflow_api import AirflowApi, start_compensation
+from execution_plane.saga.db import connect
 from execution_plane.saga.ledger import BAD_ENDINGS
 
 log = logging.getLogger(__name__)
-
 
 
 def grace_seconds() -> float:
@@ -32,7 +31,8 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
         with conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT workflow_id, status, COALESCE(reason, status) FROM saga_workflows"
-                " WHERE status = ANY(%s) AND compensation_run_id IS NULL", (list(BAD_ENDINGS),),
+                " WHERE status = ANY(%s) AND compensation_run_id IS NULL",
+                (list(BAD_ENDINGS),),
             )
             ended_badly = cur.fetchall()
             cur.execute("SELECT workflow_id, dag_id, run_id FROM saga_workflows WHERE status = 'running'")
@@ -43,7 +43,7 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
         by_dag: dict[str, dict[str, str]] = {}
         for workflow_id, dag_id, run_id in running:
             by_dag.setdefault(dag_id, {})[run_id] = workflow_id
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_seconds())
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds())
         for dag_id, runs in by_dag.items():
             failed = {r["dag_run_id"]: r for r in _failed_runs(api, dag_id, set(runs))}
             for run_id, workflow_id in runs.items():
@@ -57,8 +57,9 @@ def reconcile(api: AirflowApi | None = None, conn: Any = None) -> dict[str, list
         if own_conn:
             conn.close()
     if started or lost_callbacks:
-        log.warning("reconciler started compensation: ended badly=%s, lost callbacks=%s", started,
-                    lost_callbacks)
+        log.warning(
+            "reconciler started compensation: ended badly=%s, lost callbacks=%s", started, lost_callbacks
+        )
     if failures:
         raise RuntimeError(f"could not start compensation of {failures} (the others were started)")
     return {"started": started, "lost_callbacks": lost_callbacks}
@@ -68,8 +69,9 @@ def _start(api: AirflowApi, workflow_id: str, reason: str, bad_ending: str, fail
     """One workflow the API refuses (e.g. an id the compensation DAG's params reject) must not keep every
     other workflow from being compensated: log it, go on, fail the task at the end."""
     try:
-        return start_compensation(workflow_id, reason=reason, bad_ending=bad_ending, source="reconciler",
-                                  api=api)
+        return start_compensation(
+            workflow_id, reason=reason, bad_ending=bad_ending, source="reconciler", api=api
+        )
     except Exception:
         log.exception("could not start compensation of %s", workflow_id)
         failures.append(workflow_id)

@@ -14,6 +14,7 @@ undoes a step twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -42,8 +43,13 @@ def begin(saga: Saga, *, reason: str, bad_ending: str = "failed") -> str:
             raise LookupError(f"unknown workflow {saga.workflow_id}")
         if row["status"] == "running":
             ledger.set_status(cur, saga.workflow_id, bad_ending, reason, only_from=("running",))
-        ledger.set_status(cur, saga.workflow_id, "compensating", None,
-                          only_from=(*ledger.BAD_ENDINGS, "compensation_failed"))
+        ledger.set_status(
+            cur,
+            saga.workflow_id,
+            "compensating",
+            None,
+            only_from=(*ledger.BAD_ENDINGS, "compensation_failed"),
+        )
         cur.execute("SELECT status, reason FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
         status, stored_reason = cur.fetchone()
     if status == "completed":
@@ -51,11 +57,18 @@ def begin(saga: Saga, *, reason: str, bad_ending: str = "failed") -> str:
     return str(stored_reason or reason)
 
 
-def _undo(saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
+def _undo(
+    saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str
+) -> dict[str, Any]:
     """Run one undo on its own connection: the ledger's transaction is open around it, and an undo that
     writes business rows commits them itself (such writes are idempotent: a rerun writes the same)."""
     with Saga.for_workflow(saga.workflow_id, actor=saga.actor, conn_id=saga.conn_id) as own:
         return undo(own, args, reason, key)
+
+
+def _undo_action(saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str,
+                 _cur: Any) -> dict[str, Any]:
+    return _undo(saga, undo, args, reason, key)
 
 
 def compensate(saga: Saga, *, reason: str) -> CompensationReport:
@@ -69,26 +82,44 @@ def compensate(saga: Saga, *, reason: str) -> CompensationReport:
         undo = compensations.get(step.compensation_action or "")
         key = saga.key("compensate", step.step)
 
-        def mark(cur: Any, result: dict[str, Any], step_name: str = step.step,
-                 action: str = step.compensation_action or "") -> None:
+        def mark(
+            cur: Any,
+            result: dict[str, Any],
+            step_name: str = step.step,
+            action: str = step.compensation_action or "",
+        ) -> None:
             cur.execute(
                 "UPDATE saga_steps SET status = 'compensated', compensated_at = now(),"
                 " compensation_result = %s::jsonb, compensation_reason = %s"
                 " WHERE workflow_id = %s AND step = %s",
                 (json.dumps(result, default=str), reason, saga.workflow_id, step_name),
             )
-            audit.append(cur, actor="saga:compensation", workflow_id=saga.workflow_id,
-                         action="step.compensated",
-                         details={"step": step_name, "compensation": action, "reason": reason,
-                                  "result": result})
+            audit.append(
+                cur,
+                actor="saga:compensation",
+                workflow_id=saga.workflow_id,
+                action="step.compensated",
+                details={"step": step_name, "compensation": action, "reason": reason, "result": result},
+            )
 
-        log.info("compensating %s step %s with %s (key %s)", saga.workflow_id, step.step,
-                 step.compensation_action, key)
+        log.info(
+            "compensating %s step %s with %s (key %s)",
+            saga.workflow_id,
+            step.step,
+            step.compensation_action,
+            key,
+        )
         ledger.run_step(
-            saga.conn(), workflow_id=saga.workflow_id, step=f"compensate:{step.step}", key=key,
-            side_effect=step.compensation_action or "", request={"undo": step.step, **step.compensation_args},
-            action=lambda _cur, u=undo, a=step.compensation_args, k=key: _undo(saga, u, a, reason, k),
-            scope="compensation", record_step=False, on_done=mark,
+            saga.conn(),
+            workflow_id=saga.workflow_id,
+            step=f"compensate:{step.step}",
+            key=key,
+            side_effect=step.compensation_action or "",
+            request={"undo": step.step, **step.compensation_args},
+            action=functools.partial(_undo_action, saga, undo, step.compensation_args, reason, key),
+            scope="compensation",
+            record_step=False,
+            on_done=mark,
         )
         report.compensated.append(step.step)
     with saga.conn() as conn, conn.cursor() as cur:

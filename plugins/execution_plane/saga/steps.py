@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from execution_plane.saga import audit, ledger
 from execution_plane.saga.db import BUSINESS_DB_CONN_ID
-from execution_plane.saga.keys import message_id, step_key, workflow_id as make_workflow_id
+from execution_plane.saga.keys import message_id, step_key
+from execution_plane.saga.keys import workflow_id as make_workflow_id
 from execution_plane.saga.ledger import Compensation, CompensationSpec
 
 log = logging.getLogger(__name__)
@@ -59,16 +60,26 @@ class Saga:
         dag_id = context["dag"].dag_id
         request_id = str(context["params"][REQUEST_ID_PARAM])
         return cls(
-            workflow_id=make_workflow_id(dag_id, request_id), dag_id=dag_id,
-            run_id=context["run_id"], business_key=request_id, **kwargs,
+            workflow_id=make_workflow_id(dag_id, request_id),
+            dag_id=dag_id,
+            run_id=context["run_id"],
+            business_key=request_id,
+            **kwargs,
         )
 
     @classmethod
     def for_workflow(cls, workflow_id: str, *, actor: str, conn_id: str = BUSINESS_DB_CONN_ID) -> Saga:
         """Act on an existing workflow from elsewhere (compensation, reconciler): never registers it."""
         dag_id, _, business_key = workflow_id.partition(":")
-        return cls(workflow_id=workflow_id, dag_id=dag_id, run_id="", business_key=business_key,
-                   conn_id=conn_id, register=False, actor=actor)
+        return cls(
+            workflow_id=workflow_id,
+            dag_id=dag_id,
+            run_id="",
+            business_key=business_key,
+            conn_id=conn_id,
+            register=False,
+            actor=actor,
+        )
 
     # ------------------------------------------------------------------ plumbing
     def conn(self) -> Any:
@@ -96,47 +107,113 @@ class Saga:
         if not self._register:
             return None
         return lambda cur: ledger.ensure_workflow(
-            cur, workflow_id=self.workflow_id, dag_id=self.dag_id, run_id=self.run_id,
+            cur,
+            workflow_id=self.workflow_id,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
             business_key=self.business_key,
         )
 
     def register(self) -> str:
         """Register the workflow now (the first task of a durable DAG); returns its status."""
         with self.conn() as conn, conn.cursor() as cur:
-            status = ledger.ensure_workflow(cur, workflow_id=self.workflow_id, dag_id=self.dag_id,
-                                            run_id=self.run_id, business_key=self.business_key)
+            status = ledger.ensure_workflow(
+                cur,
+                workflow_id=self.workflow_id,
+                dag_id=self.dag_id,
+                run_id=self.run_id,
+                business_key=self.business_key,
+            )
             if status == "running":
-                audit.append(cur, actor=self.actor, workflow_id=self.workflow_id, action="workflow.started",
-                             details={"dag_id": self.dag_id, "run_id": self.run_id})
+                audit.append(
+                    cur,
+                    actor=self.actor,
+                    workflow_id=self.workflow_id,
+                    action="workflow.started",
+                    details={"dag_id": self.dag_id, "run_id": self.run_id},
+                )
         return status
 
-    def _run(self, step: str, *, key: str, side_effect: str, request: Mapping[str, Any],
-             action: ledger.Action, compensation: CompensationSpec, scope: str,
-             on_done: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def _run(
+        self,
+        step: str,
+        *,
+        key: str,
+        side_effect: str,
+        request: Mapping[str, Any],
+        action: ledger.Action,
+        compensation: CompensationSpec,
+        scope: str,
+        on_done: Callable[[Any, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         log.info("step %s of %s: idempotency key %s", step, self.workflow_id, key)
         outcome = ledger.run_step(
-            self.conn(), workflow_id=self.workflow_id, step=step, key=key, side_effect=side_effect,
-            request=request, action=action, compensation=compensation, scope=scope,
-            register=self._registrar(), on_done=on_done,
+            self.conn(),
+            workflow_id=self.workflow_id,
+            step=step,
+            key=key,
+            side_effect=side_effect,
+            request=request,
+            action=action,
+            compensation=compensation,
+            scope=scope,
+            register=self._registrar(),
+            on_done=on_done,
         )
         return outcome.result
 
     # ------------------------------------------------------------------ the five methods
-    def db_write(self, step: str, write: Callable[[Any], dict[str, Any]], *, request: Mapping[str, Any],
-                 compensation: CompensationSpec = None) -> dict[str, Any]:
+    def db_write(
+        self,
+        step: str,
+        write: Callable[[Any], dict[str, Any]],
+        *,
+        request: Mapping[str, Any],
+        compensation: CompensationSpec = None,
+    ) -> dict[str, Any]:
         """DB write: ``write(cursor)`` runs in the same transaction as the ledger rows."""
-        return self._run(step, key=self.key(step), side_effect="db.write", request=request, action=write,
-                         compensation=compensation, scope="db")
+        return self._run(
+            step,
+            key=self.key(step),
+            side_effect="db.write",
+            request=request,
+            action=write,
+            compensation=compensation,
+            scope="db",
+        )
 
-    def call(self, step: str, *, side_effect: str, request: Mapping[str, Any],
-             call: Callable[[str], dict[str, Any]], compensation: CompensationSpec = None) -> dict[str, Any]:
+    def call(
+        self,
+        step: str,
+        *,
+        side_effect: str,
+        request: Mapping[str, Any],
+        call: Callable[[str], dict[str, Any]],
+        compensation: CompensationSpec = None,
+    ) -> dict[str, Any]:
         """External API call: ``call(key)`` must send ``key`` as the provider's Idempotency-Key."""
         key = self.key(step)
-        return self._run(step, key=key, side_effect=side_effect, request=request,
-                         action=lambda _cur: call(key), compensation=compensation, scope="api")
+        return self._run(
+            step,
+            key=key,
+            side_effect=side_effect,
+            request=request,
+            action=lambda _cur: call(key),
+            compensation=compensation,
+            scope="api",
+        )
 
-    def send_message(self, step: str, *, channel: str, to: str, template: str, body: str,
-                     subject: str | None = None, compensation: CompensationSpec = None) -> dict[str, Any]:
+    def send_message(
+        self,
+        step: str,
+        *,
+        channel: str,
+        to: str,
+        template: str,
+        body: str,
+        subject: str | None = None,
+        compensation: CompensationSpec = None,
+    ) -> dict[str, Any]:
         """Message send: one message id per (workflow, step, recipient, template), refused twice."""
         from execution_plane.hooks.messaging import MessagingHook
 
@@ -150,8 +227,9 @@ class Saga:
                 " ON CONFLICT (message_id) DO NOTHING",
                 (mid, self.workflow_id, step, channel, to, template, subject, body_sha),
             )
-            cur.execute("SELECT status, provider_message_id FROM outbound_messages WHERE message_id = %s",
-                        (mid,))
+            cur.execute(
+                "SELECT status, provider_message_id FROM outbound_messages WHERE message_id = %s", (mid,)
+            )
             status, provider_id = cur.fetchone()
             if status == "sent":
                 log.info("message %s already sent (provider id %s): not sending again", mid, provider_id)
@@ -166,18 +244,32 @@ class Saga:
                 " WHERE message_id = %s",
                 (sent.get("provider_message_id"), mid),
             )
-            return {"message_id": mid, "provider_message_id": sent.get("provider_message_id"),
-                    "channel": channel}
+            return {
+                "message_id": mid,
+                "provider_message_id": sent.get("provider_message_id"),
+                "channel": channel,
+            }
 
         log.info("message %s: %s to %s (template %s)", mid, channel, to, template)
-        return self._run(step, key=mid, side_effect=f"{channel}.send",
-                         # The recipient as message_id normalises it: the same person is the same request.
-                         request={"channel": channel, "to": to.strip().lower(), "template": template,
-                                  "body_sha256": body_sha},
-                         action=send, compensation=compensation, scope="message")
+        return self._run(
+            step,
+            key=mid,
+            side_effect=f"{channel}.send",
+            # The recipient as message_id normalises it: the same person is the same request.
+            request={
+                "channel": channel,
+                "to": to.strip().lower(),
+                "template": template,
+                "body_sha256": body_sha,
+            },
+            action=send,
+            compensation=compensation,
+            scope="message",
+        )
 
-    def store_document(self, step: str, *, kind: str, data: bytes,
-                       compensation: CompensationSpec | bool = True) -> dict[str, Any]:
+    def store_document(
+        self, step: str, *, kind: str, data: bytes, compensation: CompensationSpec | bool = True
+    ) -> dict[str, Any]:
         """File/document: addressed by its sha256; the same bytes are stored once, wherever they come from.
 
         The default compensation retracts the document from storage.
@@ -194,12 +286,17 @@ class Saga:
             finally:
                 hook.close()
             cur.execute(
-                "INSERT INTO documents (sha256, kind, uri, size_bytes, workflow_id) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (sha256) DO NOTHING",
+                "INSERT INTO documents (sha256, kind, uri, size_bytes, workflow_id)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
                 (sha, kind, uri, len(data), self.workflow_id),
             )
-            return {"sha256": sha, "uri": uri, "size_bytes": len(data), "kind": kind,
-                    "created": bool(stored.get("created", True))}
+            return {
+                "sha256": sha,
+                "uri": uri,
+                "size_bytes": len(data),
+                "kind": kind,
+                "created": bool(stored.get("created", True)),
+            }
 
         comp: CompensationSpec
         if compensation is True:
@@ -208,16 +305,28 @@ class Saga:
             comp = None
         else:
             comp = compensation
-        return self._run(step, key=self.key(step, sha[:16]), side_effect="docstore.put", request={"sha256": sha},
-                         action=store, compensation=comp, scope="document")
+        return self._run(
+            step,
+            key=self.key(step, sha[:16]),
+            side_effect="docstore.put",
+            request={"sha256": sha},
+            action=store,
+            compensation=comp,
+            scope="document",
+        )
 
     def record_approval_request(self, *, stage: str, task_id: str, assignees: list[str], subject: str) -> str:
         """Approval request: one request id per (workflow, stage); returns it."""
         request_id = f"{self.workflow_id}:{stage}"
         with self.conn() as conn, conn.cursor() as cur:
             if self._register:
-                ledger.ensure_workflow(cur, workflow_id=self.workflow_id, dag_id=self.dag_id,
-                                       run_id=self.run_id, business_key=self.business_key)
+                ledger.ensure_workflow(
+                    cur,
+                    workflow_id=self.workflow_id,
+                    dag_id=self.dag_id,
+                    run_id=self.run_id,
+                    business_key=self.business_key,
+                )
             cur.execute(
                 "INSERT INTO approval_requests (request_id, workflow_id, stage, dag_id, run_id, task_id,"
                 " assignees, subject, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending')"
@@ -226,8 +335,13 @@ class Saga:
                 (request_id, self.workflow_id, stage, self.dag_id, self.run_id, task_id, assignees, subject),
             )
             if cur.fetchone()[0]:
-                audit.append(cur, actor=self.actor, workflow_id=self.workflow_id, action="approval.requested",
-                             details={"request_id": request_id, "stage": stage, "assignees": assignees})
+                audit.append(
+                    cur,
+                    actor=self.actor,
+                    workflow_id=self.workflow_id,
+                    action="approval.requested",
+                    details={"request_id": request_id, "stage": stage, "assignees": assignees},
+                )
         return request_id
 
     def approval_opened_at(self, request_id: str) -> datetime:
@@ -238,39 +352,55 @@ class Saga:
 
     def approval_decision(self, request_id: str) -> dict[str, Any] | None:
         with self.conn() as conn, conn.cursor() as cur:
-            cur.execute("SELECT status, decision, decided_by, comment FROM approval_requests"
-                        " WHERE request_id = %s AND status <> 'pending'", (request_id,))
+            cur.execute(
+                "SELECT status, decision, decided_by, comment FROM approval_requests"
+                " WHERE request_id = %s AND status <> 'pending'",
+                (request_id,),
+            )
             row = cur.fetchone()
         if row is None:
             return None
         return {"status": row[0], "decision": row[1], "decided_by": row[2], "comment": row[3]}
 
-    def record_decision(self, request_id: str, *, status: str, decided_by: str | None,
-                        comment: str | None, notified_message_id: str | None = None) -> bool:
+    def record_decision(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        decided_by: str | None,
+        comment: str | None,
+        notified_message_id: str | None = None,
+    ) -> bool:
         """First decision wins: a second answer for the same request changes nothing."""
         with self.conn() as conn, conn.cursor() as cur:
             cur.execute(
-                "UPDATE approval_requests SET status = %s, decision = %s, decided_by = %s, decided_at = now(),"
-                " comment = %s, notified_message_id = COALESCE(%s, notified_message_id)"
+                "UPDATE approval_requests SET status = %s, decision = %s, decided_by = %s,"
+                " decided_at = now(), comment = %s, notified_message_id = COALESCE(%s, notified_message_id)"
                 " WHERE request_id = %s AND status = 'pending'",
                 (status, status, decided_by, comment, notified_message_id, request_id),
             )
             recorded = bool(cur.rowcount)
             if recorded:
-                audit.append(cur, actor=decided_by or "system:timeout", workflow_id=self.workflow_id,
-                             action=f"approval.{status}",
-                             details={"request_id": request_id, "comment": comment})
+                audit.append(
+                    cur,
+                    actor=decided_by or "system:timeout",
+                    workflow_id=self.workflow_id,
+                    action=f"approval.{status}",
+                    details={"request_id": request_id, "comment": comment},
+                )
         return recorded
 
     def set_notified(self, request_id: str, message: str) -> None:
         with self.conn() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE approval_requests SET notified_message_id = %s WHERE request_id = %s",
-                        (message, request_id))
+            cur.execute(
+                "UPDATE approval_requests SET notified_message_id = %s WHERE request_id = %s",
+                (message, request_id),
+            )
 
     # ------------------------------------------------------------------ outcomes
     def end(self, status: str, reason: str | None = None) -> bool:
         """Record how the workflow ended: completed, or a bad ending (rejected/expired/failed)."""
-        allowed = ("completed",) + ledger.BAD_ENDINGS
+        allowed = ("completed", *ledger.BAD_ENDINGS)
         if status not in allowed:
             raise ValueError(f"status must be one of {allowed}")
         with self.conn() as conn, conn.cursor() as cur:
@@ -278,5 +408,10 @@ class Saga:
 
     def audit(self, action: str, details: dict[str, Any], actor: str | None = None) -> None:
         with self.conn() as conn, conn.cursor() as cur:
-            audit.append(cur, actor=actor or self.actor, workflow_id=self.workflow_id, action=action,
-                         details=json.loads(json.dumps(details, default=str)))
+            audit.append(
+                cur,
+                actor=actor or self.actor,
+                workflow_id=self.workflow_id,
+                action=action,
+                details=json.loads(json.dumps(details, default=str)),
+            )

@@ -52,25 +52,45 @@ class PartnerApprovalParams(StartParams):
 
 
 class DdRoomParams(StartParams):
-    """``dd_room``: open a due-diligence room, analyse it, value the target, brief the IC."""
+    """``dd_room``: open a due-diligence room, analyse it, value the target, brief the IC.
 
-    deal_id: Identifier
+    Field for field the params of dags/dd_room.py.
+    """
+
+    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    """The DAG's (and saga_compensation's workflow id's) narrower id: no ':', at most 64 characters."""
+    deal_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
     target_company: Name
+    target_contact_email: EmailStr = Field(max_length=320)
+    """The target's DD contact: told when the DD starts and, if it is terminated, that it ended."""
     base_valuation_usd: float = Field(gt=0)
-    ic_members: list[Name] = Field(min_length=1, max_length=50)
-    """Investment committee members who review the memo."""
+    approval_timeout_hours: float = Field(default=168, gt=0, le=24 * 30)
+    """The IC review expires (rejected path) after this."""
+    signoff_timeout_hours: float = Field(default=336, gt=0, le=24 * 60)
+    """Each workstream lead's sign-off expires after this."""
+
+
+_SIGNATURE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+SignatureId = Annotated[str, Field(pattern=_SIGNATURE_ID_PATTERN), AfterValidator(_no_double_dot)]
+"""The DAG's id pattern: 1-64 of ``[A-Za-z0-9._-]`` (the request id becomes ``signature_commitment:<id>``,
+which saga_compensation accepts)."""
 
 
 class SignatureCommitmentParams(StartParams):
     """``signature_commitment``: send approved terms for e-signature and commit them once signed."""
 
-    deal_id: Identifier
-    partner_id: Identifier
+    request_id: SignatureId
+    deal_id: SignatureId
+    partner_id: SignatureId
     terms: dict[str, Any] = Field(min_length=1)
     """The approved terms, exactly as approved: the approval token is bound to their hash."""
     approval_token: str = Field(min_length=1, max_length=4096)
     signer_email: EmailStr
     signer_name: Name
+    signature_timeout_hours: float = Field(default=168, gt=0, le=24 * 30)
+    """Not signed by then: the envelope is voided and the re-negotiate choice offered."""
+    renegotiation_timeout_hours: float = Field(default=72, gt=0, le=24 * 30)
+    """No answer to the re-negotiate choice by then: the deal is closed."""
 
 
 STARTABLE_WORKFLOWS: dict[str, type[StartParams]] = {

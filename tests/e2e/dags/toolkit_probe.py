@@ -34,10 +34,22 @@ def send_hello() -> dict:
     with Saga.from_context(context) as saga:
         saga.register()
         return saga.send_message(
-            "hello", channel="email", to=to, template="probe_hello", subject="Hello", body="Hello from the probe",
-            compensation=Compensation("message.notify", {"channel": "email", "to": to, "subject": "Cancelled",
-                                                         "body": "Please disregard our previous message.",
-                                                         "template": "probe_cancelled"}),
+            "hello",
+            channel="email",
+            to=to,
+            template="probe_hello",
+            subject="Hello",
+            body="Hello from the probe",
+            compensation=Compensation(
+                "message.notify",
+                {
+                    "channel": "email",
+                    "to": to,
+                    "subject": "Cancelled",
+                    "body": "Please disregard our previous message.",
+                    "template": "probe_cancelled",
+                },
+            ),
         )
 
 
@@ -90,9 +102,14 @@ def probe(dag_id: str, *, with_callback: bool) -> DAG:
             end_task=True,
         )
         review = ApprovalGateOperator(
-            task_id="review", stage="review", assignees=["manager"], approved_task_ids="complete",
-            rejected_task_id="review_not_approved", response_timeout=timedelta(hours=1),
-            response_timeout_hours_param="approval_timeout_hours", subject="Probe review",
+            task_id="review",
+            stage="review",
+            assignees=["manager"],
+            approved_task_ids="complete",
+            rejected_task_id="review_not_approved",
+            response_timeout=timedelta(hours=1),
+            response_timeout_hours_param="approval_timeout_hours",
+            subject="Probe review",
             notify_to="manager@execution-plane.example",
         )
         hello >> go >> review >> [complete(), review_not_approved()]

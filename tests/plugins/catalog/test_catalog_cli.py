@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_plane.catalog import SUPPORTING, INVENTORY, by_key, disagreements
+from execution_plane.catalog import INVENTORY, SUPPORTING, by_key, disagreements
 from execution_plane.catalog.__main__ import REPO_ROOT, implementation_status, main
 
 TESTS_REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -355,10 +355,13 @@ class TestReconciler:
         lost = make_workflow("running", run_id=f"r_lost_{tag}", age_s=60, business_db=business_db)
         fresh = make_workflow("running", run_id=f"r_fresh_{tag}", age_s=0, business_db=business_db)
         healthy = make_workflow("running", run_id=f"r_healthy_{tag}", age_s=60, business_db=business_db)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stub.dag_runs[DAG] = [
-            {"dag_run_id": f"r_lost_{tag}", "state": "failed",
-             "end_date": (now - timedelta(seconds=60)).isoformat()},
+            {
+                "dag_run_id": f"r_lost_{tag}",
+                "state": "failed",
+                "end_date": (now - timedelta(seconds=60)).isoformat(),
+            },
             # Failed a moment ago: within the callback's grace period, the callback still has its turn.
             {"dag_run_id": f"r_fresh_{tag}", "state": "failed", "end_date": now.isoformat()},
             {"dag_run_id": f"r_healthy_{tag}", "state": "running", "end_date": None},

@@ -382,8 +382,14 @@ class TestSendMessage:
 
     def test_different_recipient_is_a_different_message(self, saga, sandbox, business_db):
         first = self.send(saga, to="bob@example.com")
-        other = saga.send_message("welcome_alice", channel="email", to="alice@example.com",
-                                  template="welcome_v1", body="Hello Alice", subject="Welcome")
+        other = saga.send_message(
+            "welcome_alice",
+            channel="email",
+            to="alice@example.com",
+            template="welcome_v1",
+            body="Hello Alice",
+            subject="Welcome",
+        )
         assert first["message_id"] != other["message_id"]
         assert first["provider_message_id"] != other["provider_message_id"]
         effects = sandbox.effects(system="email", action="send")
@@ -404,8 +410,9 @@ class TestSendMessage:
         assert [e["payload"]["to"] for e in sandbox.effects(system="email", action="send")] == [
             "bob@example.com"
         ]
-        assert fetch(business_db, "SELECT recipient FROM outbound_messages WHERE workflow_id = %s",
-                     saga.workflow_id) == [("bob@example.com",)]
+        assert fetch(
+            business_db, "SELECT recipient FROM outbound_messages WHERE workflow_id = %s", saga.workflow_id
+        ) == [("bob@example.com",)]
 
     def test_whatsapp_and_sms(self, saga, sandbox):
         saga.send_message("nudge_wa", channel="whatsapp", to="+15550001", template="nudge", body="Hi")
