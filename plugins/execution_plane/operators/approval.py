@@ -178,7 +178,8 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             request_id = f"{saga.workflow_id}:{self.stage}"
             if not saga.record_decision(request_id, status=status, decided_by=decided_by, comment=comment):
                 first = saga.approval_decision(request_id)
-                status = first["status"] if first else status
+                if first is not None:
+                    status, decided_by, comment = first["status"], first["decided_by"], first["comment"]
                 log.info(
                     "approval %s was already decided (%s): the first decision stands", request_id, status
                 )

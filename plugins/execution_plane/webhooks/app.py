@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from typing import Annotated, Any, TypeVar
@@ -81,36 +82,55 @@ def authenticate(request: Request, body: bytes, conn_id: str) -> None:
         raise WebhookError(401, "invalid_signature", f"{exc.field}: {exc.message}", field=exc.field) from None
 
 
+MAX_JSON_DEPTH = 32  # far more than any provider sends; pydantic and jsonb refuse much deeper documents
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _has_nul(value: Any) -> bool:
-    # Iterative: json.loads accepts nesting close to the recursion limit, a recursive walk would not.
-    stack = [value]
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        # 1e400 would be stored as null: the sender's value silently changed.
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why the document cannot be stored as it was sent (NUL, lone surrogate, too deep), or None.
+
+    Iterative: json.loads accepts nesting close to the recursion limit, a recursive walk would not.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "NUL characters (\\u0000) are not accepted"
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                # A lone UTF-16 surrogate is not text: it cannot be encoded nor stored in jsonb.
+                return "lone UTF-16 surrogates (\\ud800-\\udfff) are not accepted"
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
-    return False
+            stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError, invalid UTF-8 and NaN/Infinity (Postgres jsonb has no NaN).
+        # ValueError covers JSONDecodeError, invalid UTF-8, NaN/Infinity and overflowing numbers.
         raise WebhookError(400, "malformed_json", f"body is not valid JSON: {exc}", field="body") from None
     if not isinstance(data, dict):
         raise WebhookError(400, "malformed_json", "body must be a JSON object", field="body")
-    if _has_nul(data):
-        raise WebhookError(400, "malformed_json", "NUL characters (\\u0000) are not accepted", field="body")
+    if (problem := _unstorable(data)) is not None:
+        raise WebhookError(400, "malformed_json", problem, field="body")
     return data
 
 

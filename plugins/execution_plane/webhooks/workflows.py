@@ -42,13 +42,19 @@ class StartParams(BaseModel):
 
 
 class PartnerApprovalParams(StartParams):
-    """``partner_approval``: score a partner, negotiate terms, get them approved and activated."""
+    """``partner_approval``: score a partner, negotiate terms, get them approved and activated.
 
-    partner_id: Identifier
-    requested_by: Name
+    Field for field the params of dags/partner_approval.py.
+    """
+
+    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    partner_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    requested_by: str = Field(default="crm", max_length=120)
     """Who asked for the approval in the CRM (user name or email)."""
-    target_revenue_share_pct: float | None = Field(default=None, gt=0, le=100)
-    """A revenue share the requester aims for; None lets the fit band decide."""
+    max_negotiation_rounds: int = Field(default=3, ge=1, le=3)
+    approval_timeout_hours: float = Field(default=72, gt=0, le=24 * 30)
+    """Each approval expires (rejected path) after this."""
+    partner_response_timeout_hours: float = Field(default=168, gt=0, le=24 * 60)
 
 
 class DdRoomParams(StartParams):

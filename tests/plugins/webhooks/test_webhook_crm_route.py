@@ -210,7 +210,7 @@ VALID_PAYLOADS: dict[str, dict[str, Any]] = {
         "deal_id": "deal_1",
         "target_company": "Acme",
         "base_valuation_usd": 12_000_000,
-        "ic_members": ["ic1@example.com"],
+        "target_contact_email": "dd@acme.example",
     },
     "signature_commitment": {
         "request_id": "sc-1",
@@ -234,10 +234,10 @@ def test_param_models_accept_their_contract(dag_id: str) -> None:
 @pytest.mark.parametrize(
     ("dag_id", "change", "field"),
     [
-        ("partner_approval", {"target_revenue_share_pct": 150}, "payload.target_revenue_share_pct"),
+        ("partner_approval", {"max_negotiation_rounds": 9}, "payload.max_negotiation_rounds"),
         ("partner_approval", {"partner_id": None}, "payload.partner_id"),
         ("dd_room", {"base_valuation_usd": 0}, "payload.base_valuation_usd"),
-        ("dd_room", {"ic_members": []}, "payload.ic_members"),
+        ("dd_room", {"target_contact_email": "nobody"}, "payload.target_contact_email"),
         ("signature_commitment", {"signer_email": "not-an-email"}, "payload.signer_email"),
         ("signature_commitment", {"terms": {}}, "payload.terms"),
     ],
