@@ -42,25 +42,30 @@ WORKFLOW_ID_PATTERN = r"^[a-z_]+:[A-Za-z0-9._-]{1,64}$"
 )
 def saga_compensation() -> None:
     @task
-    def begin(params: dict[str, str], run_id: str) -> str:
+    def begin(params: dict[str, str], run_id: str) -> str | None:
         """Record the bad ending (if the workflow was still running) and move it to compensating."""
         from execution_plane.saga.runner import begin as begin_compensation
         from execution_plane.saga.steps import Saga
 
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
-            reason = begin_compensation(saga, reason=params["reason"], bad_ending=params["bad_ending"])
-            with saga.conn() as conn, conn.cursor() as cur:
-                cur.execute(
-                    "UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
-                    (run_id, saga.workflow_id),
-                )
+            reason = begin_compensation(
+                saga, reason=params["reason"], bad_ending=params["bad_ending"], source=params["source"]
+            )
+            if reason is not None:
+                with saga.conn() as conn, conn.cursor() as cur:
+                    cur.execute(
+                        "UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
+                        (run_id, saga.workflow_id),
+                    )
         return reason
 
     @task
-    def undo_completed_steps(reason: str, params: dict[str, str]) -> dict[str, object]:
+    def undo_completed_steps(reason: str | None, params: dict[str, str]) -> dict[str, object]:
         from execution_plane.saga.runner import compensate
         from execution_plane.saga.steps import Saga
 
+        if reason is None:
+            return {"workflow_id": params["workflow_id"], "compensated": [], "status": "nothing to compensate"}
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
             report = compensate(saga, reason=reason)
         return {

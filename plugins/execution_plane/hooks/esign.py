@@ -39,7 +39,8 @@ class EsignHook(ProviderHook):
         return self.json("GET", f"/envelopes/{envelope_id}")
 
     def void_envelope(self, envelope_id: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Voiding an envelope that is already void is success: the undo is idempotent."""
+        """Voiding an envelope that is already void, declined or expired is success: nobody can sign it any
+        more, which is all the undo is for. A signed envelope is a commitment: refusing loudly is right."""
         resp = self.request(
             "POST",
             f"/envelopes/{envelope_id}/void",
@@ -48,7 +49,10 @@ class EsignHook(ProviderHook):
             accept=(409,),
         )
         body: dict[str, Any] = resp.json()
-        if resp.status_code == 409 and body.get("error") != "already_voided":
+        dead = body.get("error") == "already_voided" or (
+            body.get("error") == "envelope_not_voidable" and body.get("status") in ("declined", "expired")
+        )
+        if resp.status_code == 409 and not dead:
             from execution_plane.hooks.http import ProviderError
 
             raise ProviderError(self.system, 409, resp.text, retryable=False)

@@ -30,7 +30,10 @@ def failure_reason(context: dict[str, Any]) -> str:
 
 
 def start_compensation_on_failure(context: dict[str, Any]) -> None:
-    dag_run = context["dag_run"]
+    dag_run = context.get("dag_run")
+    if dag_run is None:
+        log.error("failure callback without a dag_run in its context; the reconciler will compensate")
+        return
     params = context.get("params") or {}
     request_id = params.get(REQUEST_ID_PARAM) or (dag_run.conf or {}).get(REQUEST_ID_PARAM)
     if not request_id:

@@ -30,9 +30,19 @@ def compensation(name: str) -> Callable[[Undo], Undo]:
     return register
 
 
-def get(name: str) -> Undo:
-    import execution_plane.workflows  # noqa: F401  (registers the workflow-specific undos)
+def _register_workflow_undos() -> None:
+    import importlib
+    import pkgutil
 
+    import execution_plane.workflows as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def get(name: str) -> Undo:
+    if name not in REGISTRY:
+        _register_workflow_undos()
     try:
         return REGISTRY[name]
     except KeyError:

@@ -35,20 +35,29 @@ class CompensationReport:
     final_status: str = ""
 
 
-def begin(saga: Saga, *, reason: str, bad_ending: str = "failed") -> str:
-    """Mark the workflow as compensating. A still-running workflow first gets its bad ending recorded."""
+CALLBACK_SOURCE = "on_failure_callback:"
+
+
+def begin(saga: Saga, *, reason: str, bad_ending: str = "failed", source: str = "") -> str | None:
+    """Mark the workflow as compensating; a still-running workflow first gets its bad ending recorded.
+
+    Returns the reason, or None when there is nothing to compensate: the workflow was never registered
+    (the run failed before its first step), or a failure callback asks for a workflow that its failed run
+    does not own (e.g. a refused run that reused a live request id must not undo that request).
+    """
     with saga.conn() as conn, conn.cursor() as cur:
         row = ledger.workflow_row(cur, saga.workflow_id)
         if row is None:
-            raise LookupError(f"unknown workflow {saga.workflow_id}")
+            log.info("workflow %s was never registered: nothing to compensate", saga.workflow_id)
+            return None
+        if source.startswith(CALLBACK_SOURCE) and row["run_id"] != source.removeprefix(CALLBACK_SOURCE):
+            log.warning("failed run %s does not own workflow %s (run %s): not compensating it",
+                        source.removeprefix(CALLBACK_SOURCE), saga.workflow_id, row["run_id"])
+            return None
         if row["status"] == "running":
             ledger.set_status(cur, saga.workflow_id, bad_ending, reason, only_from=("running",))
         ledger.set_status(
-            cur,
-            saga.workflow_id,
-            "compensating",
-            None,
-            only_from=(*ledger.BAD_ENDINGS, "compensation_failed"),
+            cur, saga.workflow_id, "compensating", None, only_from=(*ledger.BAD_ENDINGS, "compensation_failed")
         )
         cur.execute("SELECT status, reason FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
         status, stored_reason = cur.fetchone()

@@ -1,10 +1,8 @@
 """Task-side code of each durable workflow (steps and their compensations), one module per DAG.
 
-Importing the package registers every workflow-specific compensation (saga.compensations.get does).
+Nothing is imported here: DAG files import only what they wire, so parsing one DAG never pays for the
+others (PDF rendering, pydantic models). ``saga.compensations.get`` imports every module of the package
+when it looks up an undo, which registers the workflow-specific ones.
 """
 
 from __future__ import annotations
-
-from execution_plane.workflows import partner_approval
-
-__all__ = ["partner_approval"]

@@ -265,9 +265,21 @@ class TestBegin:
             business_db, "SELECT status FROM saga_workflows WHERE workflow_id = %s", workflow.workflow_id
         ) == [("completed",)]
 
-    def test_unknown_workflow(self):
-        with Saga.for_workflow(f"{DAG_ID}:{uuid.uuid4().hex}", actor="x") as saga, pytest.raises(LookupError):
-            runner.begin(saga, reason="r")
+    def test_unknown_workflow_has_nothing_to_compensate(self):
+        """A run that failed before its first step registered nothing and did nothing."""
+        with Saga.for_workflow(f"{DAG_ID}:{uuid.uuid4().hex}", actor="x") as saga:
+            assert runner.begin(saga, reason="r") is None
+
+    def test_callback_of_a_run_that_does_not_own_the_workflow_compensates_nothing(self, business_db):
+        context = {"dag": SimpleNamespace(dag_id=DAG_ID), "params": {"request_id": uuid.uuid4().hex},
+                   "run_id": "owner_run"}
+        with Saga.from_context(context) as saga:
+            saga.register()
+            assert runner.begin(saga, reason="r", source="on_failure_callback:intruder_run") is None
+            assert runner.begin(saga, reason="r", source="on_failure_callback:owner_run") == "r"
+        with business_db.cursor() as cur:
+            cur.execute("SELECT status FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
+            assert cur.fetchone() == ("compensating",)
 
 
 class TestRegistry:
