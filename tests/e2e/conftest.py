@@ -1,6 +1,6 @@
 """The live stack: the project's own `Stack` (what `make run` starts) on free loopback ports.
 
-One stack per test session: sandbox, API server (with the webhook plugin), scheduler, dag-processor and
+One stack per test module: sandbox, API server (with the webhook plugin), scheduler, dag-processor and
 triggerer on the test profile's databases, plus a second DAG bundle with the test-only DAGs of
 tests/e2e/dags. Tests talk to it only through public interfaces: REST API, webhook routes, sandbox controls.
 """
@@ -66,8 +66,9 @@ def clear_leftovers() -> None:
         conn.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
+    """One stack per test module: a module's stack is gone before the next one (or the chaos stack) starts."""
     clear_leftovers()
     ports = ep_env.Ports(api=free_port(), sandbox=free_port())
     bundles = [
