@@ -65,7 +65,11 @@ def saga_compensation() -> None:
         from execution_plane.saga.steps import Saga
 
         if reason is None:
-            return {"workflow_id": params["workflow_id"], "compensated": [], "status": "nothing to compensate"}
+            return {
+                "workflow_id": params["workflow_id"],
+                "compensated": [],
+                "status": "nothing to compensate",
+            }
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
             report = compensate(saga, reason=reason)
         return {

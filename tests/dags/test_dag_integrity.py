@@ -24,7 +24,11 @@ def parse_offline(folder: Path) -> dict[str, dict[str, object]]:
     env["AIRFLOW__SECRETS__BACKEND"] = ""
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("parse_dags.py")), str(folder)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     data: dict[str, dict[str, object]] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -42,11 +46,13 @@ def report() -> dict[str, dict[str, object]]:
     return data
 
 
-def test_every_file_was_parsed(report: dict[str, dict[str, object]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_file_was_parsed(
+    report: dict[str, dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert DAG_FILES, "dags/ holds no DAG file"
     assert sorted(report) == DAG_FILES
     with capsys.disabled():
-        print("\nDAG parse time per file (s; airflow.sdk already imported; .local/reports/dag_parse_times.json):")
+        print("\nDAG parse time per file (s; SDK already imported; .local/reports/dag_parse_times.json):")
         for name, entry in sorted(report.items()):
             print(f"  {name:40s} {entry['seconds']:.3f}")
 

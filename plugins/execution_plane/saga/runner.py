@@ -51,13 +51,21 @@ def begin(saga: Saga, *, reason: str, bad_ending: str = "failed", source: str = 
             log.info("workflow %s was never registered: nothing to compensate", saga.workflow_id)
             return None
         if source.startswith(CALLBACK_SOURCE) and row["run_id"] != source.removeprefix(CALLBACK_SOURCE):
-            log.warning("failed run %s does not own workflow %s (run %s): not compensating it",
-                        source.removeprefix(CALLBACK_SOURCE), saga.workflow_id, row["run_id"])
+            log.warning(
+                "failed run %s does not own workflow %s (run %s): not compensating it",
+                source.removeprefix(CALLBACK_SOURCE),
+                saga.workflow_id,
+                row["run_id"],
+            )
             return None
         if row["status"] == "running":
             ledger.set_status(cur, saga.workflow_id, bad_ending, reason, only_from=("running",))
         ledger.set_status(
-            cur, saga.workflow_id, "compensating", None, only_from=(*ledger.BAD_ENDINGS, "compensation_failed")
+            cur,
+            saga.workflow_id,
+            "compensating",
+            None,
+            only_from=(*ledger.BAD_ENDINGS, "compensation_failed"),
         )
         cur.execute("SELECT status, reason FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
         status, stored_reason = cur.fetchone()
@@ -75,8 +83,9 @@ def _undo(
         return undo(own, args, reason, key)
 
 
-def _undo_action(saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str,
-                 _cur: Any) -> dict[str, Any]:
+def _undo_action(
+    saga: Saga, undo: compensations.Undo, args: dict[str, Any], reason: str, key: str, _cur: Any
+) -> dict[str, Any]:
     return _undo(saga, undo, args, reason, key)
 
 
