@@ -38,17 +38,22 @@ MAX_ROUNDS = 3  # negotiation rounds in the graph (execution_plane.workflows.par
 APPROVAL_TIMEOUT = "{{ params.approval_timeout_hours }}"
 
 
-def gate(task_id: str, *, stage: str, assignee: str, approved: str, subject: str) -> ApprovalGateOperator:
+def gate(
+    task_id: str, *, stage: str, assignee: str, approved: str, subject: str, group: str | None = None
+) -> ApprovalGateOperator:
+    # Branch targets are full task ids: inside a TaskGroup they carry the group's prefix.
+    prefix = f"{group}." if group else ""
     return ApprovalGateOperator(
         task_id=task_id,
         stage=stage,
         assignees=[assignee, "admin"],
         approved_task_ids=approved,
-        rejected_task_id=f"{task_id}_not_approved",
+        rejected_task_id=f"{prefix}{task_id}_not_approved",
         response_timeout=timedelta(hours=72),
         response_timeout_hours_param="approval_timeout_hours",
         subject=subject,
-        body="Partner {{ params.partner_id }}, request {{ params.request_id }}. Approve or reject with a comment.",
+        body="Partner {{ params.partner_id }}, request {{ params.request_id }}. "
+        "Approve or reject with a comment.",
         notify_to=f"{assignee}@execution-plane.example",
     )
 
@@ -64,13 +69,21 @@ def gate(task_id: str, *, stage: str, assignee: str, approved: str, subject: str
     max_active_runs=2000,
     on_failure_callback=start_compensation_on_failure,
     params={
-        "request_id": Param(type="string", pattern=r"^[A-Za-z0-9._-]{1,64}$",
-                            description="Unique id of this approval request (e.g. the CRM opportunity id)"),
+        "request_id": Param(
+            type="string",
+            pattern=r"^[A-Za-z0-9._-]{1,64}$",
+            description="Unique id of this approval request (e.g. the CRM opportunity id)",
+        ),
         "partner_id": Param(type="string", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="CRM partner id"),
         "requested_by": Param("crm", type="string", maxLength=120),
         "max_negotiation_rounds": Param(MAX_ROUNDS, type="integer", minimum=1, maximum=MAX_ROUNDS),
-        "approval_timeout_hours": Param(72, type="number", exclusiveMinimum=0, maximum=24 * 30,
-                                        description="Each approval expires (-> rejected path) after this"),
+        "approval_timeout_hours": Param(
+            72,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=24 * 30,
+            description="Each approval expires (-> rejected path) after this",
+        ),
         "partner_response_timeout_hours": Param(168, type="number", exclusiveMinimum=0, maximum=24 * 60),
     },
 )
@@ -95,8 +108,9 @@ def partner_approval() -> None:
         context = get_current_context()
         counter = None
         if round_no > 1:
-            counter = context["ti"].xcom_pull(task_ids=f"round_{round_no - 1}.route_response",
-                                              key="details")["counter"]
+            counter = context["ti"].xcom_pull(task_ids=f"round_{round_no - 1}.route_response", key="details")[
+                "counter"
+            ]
         return draft_terms(context, profile, fit, round_no, counter)
 
     @task
@@ -161,29 +175,44 @@ def partner_approval() -> None:
     # ----------------------------------------------------------------------------- calling tasks
     profile = identify_partner()
     fit = fit_score(profile)
-    manager = gate("manager_approval", stage="manager_approval", assignee="manager",
-                   approved="round_1.draft_term_sheet",
-                   subject="Approve partner {{ params.partner_id }} for a term sheet?")
-    fit >> manager >> Label("rejected / expired") >> gate_not_approved.override(
-        task_id="manager_approval_not_approved")("manager_approval")
+    manager = gate(
+        "manager_approval",
+        stage="manager_approval",
+        assignee="manager",
+        approved="round_1.draft_term_sheet",
+        subject="Approve partner {{ params.partner_id }} for a term sheet?",
+    )
+    (
+        fit
+        >> manager
+        >> Label("rejected / expired")
+        >> gate_not_approved.override(task_id="manager_approval_not_approved")("manager_approval")
+    )
 
     accepted_markers = []
     previous_route = None
     for round_no in range(1, MAX_ROUNDS + 1):
         with TaskGroup(group_id=f"round_{round_no}", tooltip=f"Negotiation round {round_no}"):
             sheet = draft_term_sheet(profile, fit, round_no)
-            legal = gate("legal_review", stage=f"legal_review_r{round_no}", assignee="legal",
-                         approved=f"round_{round_no}.send_terms",
-                         subject=f"Legal review of term sheet revision {round_no} for "
-                                 "{{ params.partner_id }}")
+            legal = gate(
+                "legal_review",
+                stage=f"legal_review_r{round_no}",
+                assignee="legal",
+                approved=f"round_{round_no}.send_terms",
+                group=f"round_{round_no}",
+                subject=f"Legal review of term sheet revision {round_no} for {{{{ params.partner_id }}}}",
+            )
             legal_no = gate_not_approved.override(task_id="legal_review_not_approved")(
-                f"round_{round_no}.legal_review")
+                f"round_{round_no}.legal_review"
+            )
             sent = send_terms(profile, sheet, round_no)
             answer = ExternalEventSensor(
                 task_id="partner_response",
                 correlation_key="partner_approval:{{ params.request_id }}:round:" + str(round_no),
                 event_types=["partner.accepted", "partner.countered", "partner.declined"],
-                timeout_at="{{ ti.xcom_pull(task_ids='round_" + str(round_no) + ".send_terms')['respond_by'] }}",
+                timeout_at="{{ ti.xcom_pull(task_ids='round_"
+                + str(round_no)
+                + ".send_terms')['respond_by'] }}",
             )
             route = route_response(answer.output, round_no)
             accepted = EmptyOperator(task_id="accepted")
@@ -199,8 +228,13 @@ def partner_approval() -> None:
         previous_route = route
         accepted_markers.append(accepted)
 
-    executive = gate("executive_approval", stage="executive_approval", assignee="executive",
-                     approved="activate", subject="Executive approval: activate partner {{ params.partner_id }}?")
+    executive = gate(
+        "executive_approval",
+        stage="executive_approval",
+        assignee="executive",
+        approved="activate",
+        subject="Executive approval: activate partner {{ params.partner_id }}?",
+    )
     executive.trigger_rule = "one_success"
     accepted_markers >> executive
     executive >> gate_not_approved.override(task_id="executive_approval_not_approved")("executive_approval")

@@ -40,9 +40,7 @@ def main(dag_folder: Path) -> None:
                     "catchup": dag.catchup,
                     "doc_md": bool(dag.doc_md and dag.doc_md.strip()),
                     "max_active_runs": dag.max_active_runs,
-                    "params": {
-                        name: dag.params.get_param(name).schema for name in dag.params
-                    },
+                    "params": {name: dag.params.get_param(name).schema for name in dag.params},
                     "tasks": {
                         t.task_id: {
                             "retries": t.retries,

@@ -194,3 +194,132 @@ def partner_event(
             "occurred_at": "2026-11-25T10:00:00Z",
         },
     )
+
+
+# ----------------------------------------------------------------------------- expiry and scripted actions
+@dataclass
+class Expire:
+    """Let ``task_id``'s approval run out: once its deadline passed, resolve it as the scheduler would."""
+
+    task_id: str
+
+
+@dataclass
+class Do:
+    """Call ``action()`` once ``task_id`` is in one of ``states`` (no states: as soon as the step is reached,
+    i.e. right after the previous step), e.g. to make an outside system fail from then on."""
+
+    task_id: str
+    action: Callable[[], Any]
+    states: tuple[str, ...] = ()
+
+
+def expire(dag_id: str, run_id: str, task_id: str) -> bool:
+    """What the scheduler's timeout sweep (``SchedulerJobRunner.check_awaiting_input_timeouts``) does for one
+    task instance whose request has defaults: dag.test() never runs that sweep. Applies the defaults as the
+    response (``responded_by`` None) and resumes the task with a timed-out event.
+
+    False (nothing done) while the task is not awaiting input or its deadline has not passed yet.
+    """
+    from airflow.models import TaskInstance
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.trigger import handle_event_submit
+    from airflow.sdk import timezone
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        now = timezone.utcnow()
+        ti = session.scalars(
+            select(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
+            )
+            .with_for_update()
+        ).one()
+        if ti.state != "awaiting_input" or ti.trigger_timeout is None or ti.trigger_timeout >= now:
+            return False
+        detail = session.scalars(
+            select(HITLDetail).where(HITLDetail.ti_id == ti.id).with_for_update(of=HITLDetail)
+        ).one()
+        # Answered just before the deadline: the scheduler resumes with that answer.
+        if detail.responded_at is not None:
+            handle_event_submit(
+                TriggerEvent(detail.as_resume_event_payload(timedout=False)),
+                task_instance=ti,
+                session=session,
+            )
+            return True
+        assert detail.defaults is not None, f"{task_id} has no defaults: the scheduler would fail it"
+        detail.chosen_options = list(detail.defaults)
+        detail.params_input = {
+            key: value["value"] if isinstance(value, dict) and "value" in value else value
+            for key, value in (detail.params or {}).items()
+        }
+        detail.responded_by = None
+        detail.responded_at = now
+        session.add(detail)
+        handle_event_submit(
+            TriggerEvent(detail.as_resume_event_payload(timedout=True)), task_instance=ti, session=session
+        )
+    return True
+
+
+@dataclass
+class ScriptDriver(Driver):
+    """``Driver`` plus ``Expire`` and ``Do`` steps. With ``request_id`` it follows the running run whose conf
+    carries that request id (not merely the newest running run of the DAG)."""
+
+    request_id: str | None = None
+
+    def _states(self) -> dict[str, str]:
+        if self.run_id is None and self.request_id is not None:
+            from airflow.models import DagRun
+            from airflow.utils.session import create_session
+            from sqlalchemy import select
+
+            with create_session() as session:
+                runs = session.execute(
+                    select(DagRun.run_id, DagRun.conf).where(
+                        DagRun.dag_id == self.dag_id, DagRun.state == "running"
+                    )
+                ).all()
+            mine = [run_id for run_id, conf in runs if (conf or {}).get("request_id") == self.request_id]
+            if not mine:
+                return {}
+            self.run_id = mine[0]
+        return super()._states()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        pending: list[Any] = list(self.script)
+        try:
+            while pending and not self._stop.is_set() and time.monotonic() < deadline:
+                step = pending[0]
+                state = self._states().get(step.task_id, "")
+                if isinstance(step, Expire):
+                    if state != "awaiting_input" or not expire(self.dag_id, self.run_id or "", step.task_id):
+                        time.sleep(0.3)
+                        continue
+                elif isinstance(step, Do):
+                    if self.run_id is None or (step.states and state not in step.states):
+                        time.sleep(0.3)
+                        continue
+                    step.action()
+                elif isinstance(step, Approve) and state == "awaiting_input":
+                    time.sleep(1.2)  # people are never faster than a second (Airflow 3.3.2 early answer)
+                    answer(self.dag_id, self.run_id or "", step.task_id, step.option, step.user, step.comment)
+                elif isinstance(step, Event) and state in ("scheduled", "queued", "running", "deferred"):
+                    deliver(step.route, step.body, step.secret_conn)
+                else:
+                    time.sleep(0.3)
+                    continue
+                self.done.append(step.task_id)
+                if self.on_step:
+                    self.on_step(step)
+                pending.pop(0)
+            if pending and not self._stop.is_set():
+                self.errors.append(f"steps not reached: {[s.task_id for s in pending]}")
+        except Exception:
+            self.errors.append(traceback.format_exc())

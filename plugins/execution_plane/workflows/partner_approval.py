@@ -66,20 +66,35 @@ def identify_partner(context: Any) -> dict[str, Any]:
                     "INSERT INTO partner_approvals (workflow_id, partner_id, partner_name, partner_email,"
                     " profile, stage, status) VALUES (%s, %s, %s, %s, %s::jsonb, 'identified', 'in_review')"
                     " ON CONFLICT (workflow_id) DO NOTHING",
-                    (saga.workflow_id, profile.partner_id, profile.name, profile.email,
-                     profile.model_dump_json()),
+                    (
+                        saga.workflow_id,
+                        profile.partner_id,
+                        profile.name,
+                        profile.email,
+                        profile.model_dump_json(),
+                    ),
                 )
                 return {"profile": profile.model_dump(mode="json")}
 
-            saga.db_write("partner_identified", write, request={"partner_id": profile.partner_id},
-                          compensation=Compensation("partner_approval.close_record", {}))
+            saga.db_write(
+                "partner_identified",
+                write,
+                request={"partner_id": profile.partner_id},
+                compensation=Compensation("partner_approval.close_record", {}),
+            )
             saga.call(
-                "crm_in_review", side_effect="crm.update_partner", request={"status": "in_review"},
-                call=lambda key: crm.update_partner(profile.partner_id, status="in_review",
-                                                    fields={"workflow_id": saga.workflow_id},
-                                                    idempotency_key=key),
-                compensation=Compensation("crm.set_partner_status",
-                                          {"partner_id": profile.partner_id, "status": "rejected"}),
+                "crm_in_review",
+                side_effect="crm.update_partner",
+                request={"status": "in_review"},
+                call=lambda key: crm.update_partner(
+                    profile.partner_id,
+                    status="in_review",
+                    fields={"workflow_id": saga.workflow_id},
+                    idempotency_key=key,
+                ),
+                compensation=Compensation(
+                    "crm.set_partner_status", {"partner_id": profile.partner_id, "status": "rejected"}
+                ),
             )
         finally:
             crm.close()
@@ -101,6 +116,7 @@ def close_record(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dic
 def score_partner(context: Any, profile: dict[str, Any]) -> dict[str, Any]:
     fit = fit_score(PartnerProfile.model_validate(profile))
     with Saga.from_context(context) as saga:
+
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
                 "UPDATE partner_approvals SET fit_score = %s, fit_band = %s, fit_factors = %s::jsonb,"
@@ -110,21 +126,28 @@ def score_partner(context: Any, profile: dict[str, Any]) -> dict[str, Any]:
             return fit.model_dump(mode="json")
 
         saga.db_write("fit_score", write, request={"version": fit.version, "score": fit.score})
-    log.info("fit score %s (%s): %s", fit.score, fit.band,
-             "; ".join(f"{f.name} {f.points}/{f.weight}: {f.explanation}" for f in fit.factors))
+    log.info(
+        "fit score %s (%s): %s",
+        fit.score,
+        fit.band,
+        "; ".join(f"{f.name} {f.points}/{f.weight}: {f.explanation}" for f in fit.factors),
+    )
     return fit.model_dump(mode="json")
 
 
 # ----------------------------------------------------------------------------- term sheet
-def draft_terms(context: Any, profile: dict[str, Any], fit: dict[str, Any], round_no: int,
-                counter: dict[str, Any] | None) -> dict[str, Any]:
+def draft_terms(
+    context: Any, profile: dict[str, Any], fit: dict[str, Any], round_no: int, counter: dict[str, Any] | None
+) -> dict[str, Any]:
     """Draft revision ``round_no`` (a counter-proposal from the previous round moves the terms)."""
     from include.domain.partner_approval import CounterProposal, FitScore
 
     partner = PartnerProfile.model_validate(profile)
     with Saga.from_context(context) as saga:
         sheet = draft_term_sheet(
-            partner, FitScore.model_validate(fit), revision=round_no,
+            partner,
+            FitScore.model_validate(fit),
+            revision=round_no,
             counter_proposal=CounterProposal.model_validate(counter) if counter else None,
             issued_on=_started_on(saga),
         )
@@ -134,27 +157,49 @@ def draft_terms(context: Any, profile: dict[str, Any], fit: dict[str, Any], roun
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
                 "INSERT INTO term_sheets (workflow_id, revision, sha256, terms, terms_sha256, status)"
-                " VALUES (%s, %s, %s, %s::jsonb, %s, 'drafted') ON CONFLICT (workflow_id, revision) DO NOTHING",
-                (saga.workflow_id, round_no, doc["sha256"], sheet.model_dump_json(include={"terms"}),
-                 sheet.terms_sha256),
+                " VALUES (%s, %s, %s, %s::jsonb, %s, 'drafted')"
+                " ON CONFLICT (workflow_id, revision) DO NOTHING",
+                (
+                    saga.workflow_id,
+                    round_no,
+                    doc["sha256"],
+                    sheet.model_dump_json(include={"terms"}),
+                    sheet.terms_sha256,
+                ),
             )
-            cur.execute("UPDATE partner_approvals SET stage = %s, round = %s, updated_at = now()"
-                        " WHERE workflow_id = %s", (f"term_sheet_r{round_no}", round_no, saga.workflow_id))
+            cur.execute(
+                "UPDATE partner_approvals SET stage = %s, round = %s, updated_at = now()"
+                " WHERE workflow_id = %s",
+                (f"term_sheet_r{round_no}", round_no, saga.workflow_id),
+            )
             return {"revision": round_no}
 
-        saga.db_write(f"term_sheet_record.r{round_no}", write, request={"sha256": doc["sha256"]},
-                      compensation=Compensation("partner_approval.retract_term_sheet", {"revision": round_no}))
+        saga.db_write(
+            f"term_sheet_record.r{round_no}",
+            write,
+            request={"sha256": doc["sha256"]},
+            compensation=Compensation("partner_approval.retract_term_sheet", {"revision": round_no}),
+        )
     message = terms_message(partner, sheet)
-    return {"revision": round_no, "sha256": doc["sha256"], "uri": doc["uri"], "terms": sheet.terms,
-            "terms_sha256": sheet.terms_sha256, "adjustments": sheet.adjustments,
-            "message": {"subject": message.subject, "body": message.body}}
+    return {
+        "revision": round_no,
+        "sha256": doc["sha256"],
+        "uri": doc["uri"],
+        "terms": sheet.terms,
+        "terms_sha256": sheet.terms_sha256,
+        "adjustments": sheet.adjustments,
+        "message": {"subject": message.subject, "body": message.body},
+    }
 
 
 @compensation("partner_approval.retract_term_sheet")
 def retract_term_sheet(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     with saga.conn() as conn, conn.cursor() as cur:
-        cur.execute("UPDATE term_sheets SET status = 'retracted', updated_at = now()"
-                    " WHERE workflow_id = %s AND revision = %s", (saga.workflow_id, args["revision"]))
+        cur.execute(
+            "UPDATE term_sheets SET status = 'retracted', updated_at = now()"
+            " WHERE workflow_id = %s AND revision = %s",
+            (saga.workflow_id, args["revision"]),
+        )
     return {"retracted_revision": args["revision"]}
 
 
@@ -171,41 +216,80 @@ def send_terms(context: Any, profile: dict[str, Any], sheet: dict[str, Any], rou
     with Saga.from_context(context) as saga:
         key = correlation_key(saga.workflow_id, round_no)
         subject = sheet["message"]["subject"]
-        body = f"{sheet['message']['body']}\n\nTo answer, reply with reference {key}.\nDocument: {sheet['uri']}"
-        notice = Compensation("message.notify", {
-            "channel": "email", "to": partner.email, "subject": "Update on our partnership proposal",
-            "body": REJECTION_NOTICE, "template": "partner_rejection",
-        }) if round_no == 1 else None
-        email = saga.send_message(f"send_terms.r{round_no}.email", channel="email", to=partner.email,
-                                  template=f"partner_terms_r{round_no}", subject=subject, body=body,
-                                  compensation=notice)
-        whatsapp = saga.send_message(f"send_terms.r{round_no}.whatsapp", channel="whatsapp",
-                                     to=partner.whatsapp, template="partner_terms_notice",
-                                     body=f"{subject}: terms sent to {partner.email} (ref {key}).")
+        body = (
+            f"{sheet['message']['body']}\n\nTo answer, reply with reference {key}.\nDocument: {sheet['uri']}"
+        )
+        notice = (
+            Compensation(
+                "message.notify",
+                {
+                    "channel": "email",
+                    "to": partner.email,
+                    "subject": "Update on our partnership proposal",
+                    "body": REJECTION_NOTICE,
+                    "template": "partner_rejection",
+                },
+            )
+            if round_no == 1
+            else None
+        )
+        email = saga.send_message(
+            f"send_terms.r{round_no}.email",
+            channel="email",
+            to=partner.email,
+            template=f"partner_terms_r{round_no}",
+            subject=subject,
+            body=body,
+            compensation=notice,
+        )
+        whatsapp = saga.send_message(
+            f"send_terms.r{round_no}.whatsapp",
+            channel="whatsapp",
+            to=partner.whatsapp,
+            template="partner_terms_notice",
+            body=f"{subject}: terms sent to {partner.email} (ref {key}).",
+        )
 
         def write(cur: Any) -> dict[str, Any]:
-            cur.execute("UPDATE term_sheets SET status = 'sent', updated_at = now()"
-                        " WHERE workflow_id = %s AND revision = %s", (saga.workflow_id, round_no))
-            cur.execute("UPDATE partner_approvals SET stage = %s, status = 'negotiating', updated_at = now()"
-                        " WHERE workflow_id = %s", (f"terms_sent_r{round_no}", saga.workflow_id))
+            cur.execute(
+                "UPDATE term_sheets SET status = 'sent', updated_at = now()"
+                " WHERE workflow_id = %s AND revision = %s",
+                (saga.workflow_id, round_no),
+            )
+            cur.execute(
+                "UPDATE partner_approvals SET stage = %s, status = 'negotiating', updated_at = now()"
+                " WHERE workflow_id = %s",
+                (f"terms_sent_r{round_no}", saga.workflow_id),
+            )
             # The answer deadline is fixed once, when the terms go out; a retry replays it from the ledger.
-            cur.execute("SELECT now() + make_interval(secs => %s)",
-                        (float(context["params"]["partner_response_timeout_hours"]) * 3600,))
+            cur.execute(
+                "SELECT now() + make_interval(secs => %s)",
+                (float(context["params"]["partner_response_timeout_hours"]) * 3600,),
+            )
             return {"round": round_no, "respond_by": cur.fetchone()[0].isoformat()}
 
         sent = saga.db_write(f"terms_sent_record.r{round_no}", write, request={"round": round_no})
         crm = CrmHook()
         try:
-            saga.call(f"crm_terms_sent.r{round_no}", side_effect="crm.update_partner",
-                      request={"status": "terms_sent", "round": round_no},
-                      call=lambda k: crm.update_partner(partner.partner_id, status="terms_sent",
-                                                        fields={"term_sheet_sha256": sheet["sha256"],
-                                                                "round": round_no},
-                                                        idempotency_key=k))
+            saga.call(
+                f"crm_terms_sent.r{round_no}",
+                side_effect="crm.update_partner",
+                request={"status": "terms_sent", "round": round_no},
+                call=lambda k: crm.update_partner(
+                    partner.partner_id,
+                    status="terms_sent",
+                    fields={"term_sheet_sha256": sheet["sha256"], "round": round_no},
+                    idempotency_key=k,
+                ),
+            )
         finally:
             crm.close()
-    return {"correlation_key": key, "respond_by": sent["respond_by"], "email": email["message_id"],
-            "whatsapp": whatsapp["message_id"]}
+    return {
+        "correlation_key": key,
+        "respond_by": sent["respond_by"],
+        "email": email["message_id"],
+        "whatsapp": whatsapp["message_id"],
+    }
 
 
 # ----------------------------------------------------------------------------- partner negotiation
@@ -213,42 +297,63 @@ def route_response(context: Any, outcome: dict[str, Any], round_no: int) -> tupl
     """Record the partner's answer for the round; return (next step, details)."""
     max_rounds = min(int(context["params"]["max_negotiation_rounds"]), MAX_ROUNDS)
     if outcome["status"] == "expired":
-        next_step, details = "expired", {"reason": f"partner did not answer round {round_no} in time"}
+        next_step = "expired"
+        details: dict[str, Any] = {"reason": f"partner did not answer round {round_no} in time"}
         response_kind, payload, event_id = "timeout", {"timeout_at": outcome.get("timeout_at")}, None
     else:
         event = outcome["event"]
-        payload = dict(event.get("payload") or {})
-        kind = {"partner.accepted": "accept", "partner.countered": "counter",
-                "partner.declined": "decline"}[event["event_type"]]
+        # The inbox row's payload is the whole webhook body; the partner's answer is that body's payload.
+        body = event.get("payload") or {}
+        payload = dict(body.get("payload") or {}) if isinstance(body, dict) else {}
+        kind = {"partner.accepted": "accept", "partner.countered": "counter", "partner.declined": "decline"}[
+            event["event_type"]
+        ]
         try:
             response = PartnerResponse.model_validate({**payload, "kind": kind})
         except ValueError as exc:
             # A malformed answer is the partner's, not ours: treat it as a decline with the reason kept.
             response = PartnerResponse(kind="decline", note=f"unreadable answer: {exc}"[:300])
         next_step = next_negotiation_step(response, round_no, max_rounds)
-        details = {"counter": response.counter_proposal().model_dump(mode="json")
-                   if response.kind == "counter" else None,
-                   "reason": {"declined": f"partner declined in round {round_no}: {response.note}".strip(": "),
-                              "rounds_exhausted": f"no agreement after {max_rounds} negotiation rounds"}
-                   .get(next_step)}
+        details = {
+            "counter": response.counter_proposal().model_dump(mode="json")
+            if response.kind == "counter"
+            else None,
+            "reason": {
+                "declined": f"partner declined in round {round_no}: {response.note}".strip(": "),
+                "rounds_exhausted": f"no agreement after {max_rounds} negotiation rounds",
+            }.get(next_step),
+        }
         response_kind, event_id = response.kind, event.get("event_id")
     with Saga.from_context(context) as saga:
+
         def write(cur: Any) -> dict[str, Any]:
             import json
 
             cur.execute(
                 "INSERT INTO negotiation_rounds (workflow_id, round, event_id, response, payload, next_step)"
                 " VALUES (%s, %s, %s, %s, %s::jsonb, %s) ON CONFLICT (workflow_id, round) DO NOTHING",
-                (saga.workflow_id, round_no, event_id, response_kind, json.dumps(payload, default=str),
-                 next_step),
+                (
+                    saga.workflow_id,
+                    round_no,
+                    event_id,
+                    response_kind,
+                    json.dumps(payload, default=str),
+                    next_step,
+                ),
             )
             if next_step == "executive_approval":
-                cur.execute("UPDATE term_sheets SET status = 'accepted', updated_at = now()"
-                            " WHERE workflow_id = %s AND revision = %s", (saga.workflow_id, round_no))
+                cur.execute(
+                    "UPDATE term_sheets SET status = 'accepted', updated_at = now()"
+                    " WHERE workflow_id = %s AND revision = %s",
+                    (saga.workflow_id, round_no),
+                )
             return {"next_step": next_step, **details}
 
-        recorded = saga.db_write(f"negotiation.r{round_no}", write,
-                                 request={"round": round_no, "event_id": event_id, "kind": response_kind})
+        recorded = saga.db_write(
+            f"negotiation.r{round_no}",
+            write,
+            request={"round": round_no, "event_id": event_id, "kind": response_kind},
+        )
     return str(recorded["next_step"]), recorded
 
 
@@ -261,20 +366,36 @@ def activate(context: Any, profile: dict[str, Any], sheet: dict[str, Any]) -> di
     with Saga.from_context(context) as saga:
         crm = CrmHook()
         try:
-            saga.call("crm_activate", side_effect="crm.update_partner", request={"status": "active"},
-                      call=lambda k: crm.update_partner(partner.partner_id, status="active",
-                                                        fields={"term_sheet_sha256": sheet["sha256"]},
-                                                        idempotency_key=k))
+            saga.call(
+                "crm_activate",
+                side_effect="crm.update_partner",
+                request={"status": "active"},
+                call=lambda k: crm.update_partner(
+                    partner.partner_id,
+                    status="active",
+                    fields={"term_sheet_sha256": sheet["sha256"]},
+                    idempotency_key=k,
+                ),
+            )
         finally:
             crm.close()
         accepted = TermSheet.model_construct(terms=sheet["terms"], revision=sheet["revision"])
         message = activation_message(partner, accepted, activated_on=_started_on(saga))
-        saga.send_message("activation.email", channel="email", to=partner.email, template="partner_activation",
-                          subject=message.subject, body=message.body)
+        saga.send_message(
+            "activation.email",
+            channel="email",
+            to=partner.email,
+            template="partner_activation",
+            subject=message.subject,
+            body=message.body,
+        )
 
         def write(cur: Any) -> dict[str, Any]:
-            cur.execute("UPDATE partner_approvals SET stage = 'activated', status = 'activated',"
-                        " updated_at = now() WHERE workflow_id = %s", (saga.workflow_id,))
+            cur.execute(
+                "UPDATE partner_approvals SET stage = 'activated', status = 'activated',"
+                " updated_at = now() WHERE workflow_id = %s",
+                (saga.workflow_id,),
+            )
             return {"activated": True}
 
         saga.db_write("activated_record", write, request={"sha256": sheet["sha256"]})
@@ -285,5 +406,7 @@ def record_bad_ending(context: Any, status: str, stage: str) -> None:
     """Business-table status of a rejected/expired/declined approval (before compensation starts)."""
     table_status = {"rejected": "rejected", "expired": "expired", "declined": "declined"}[status]
     with Saga.from_context(context) as saga, saga.conn() as conn, conn.cursor() as cur:
-        cur.execute("UPDATE partner_approvals SET status = %s, stage = %s, updated_at = now()"
-                    " WHERE workflow_id = %s", (table_status, stage, saga.workflow_id))
+        cur.execute(
+            "UPDATE partner_approvals SET status = %s, stage = %s, updated_at = now() WHERE workflow_id = %s",
+            (table_status, stage, saga.workflow_id),
+        )

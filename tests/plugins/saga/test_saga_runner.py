@@ -271,8 +271,11 @@ class TestBegin:
             assert runner.begin(saga, reason="r") is None
 
     def test_callback_of_a_run_that_does_not_own_the_workflow_compensates_nothing(self, business_db):
-        context = {"dag": SimpleNamespace(dag_id=DAG_ID), "params": {"request_id": uuid.uuid4().hex},
-                   "run_id": "owner_run"}
+        context = {
+            "dag": SimpleNamespace(dag_id=DAG_ID),
+            "params": {"request_id": uuid.uuid4().hex},
+            "run_id": "owner_run",
+        }
         with Saga.from_context(context) as saga:
             saga.register()
             assert runner.begin(saga, reason="r", source="on_failure_callback:intruder_run") is None
