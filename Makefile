@@ -55,3 +55,13 @@ lock:
 
 clean-local:
 	rm -rf .local
+
+## make bench: the benchmarks of issue 6 (bench/README.md), on their own profile and embedded Postgres so
+## they never touch the test profile's databases. --quick fits ~15 min; BENCH_ARGS= runs the issue's sizes.
+BENCH_ARGS ?= --quick
+BENCH_ENV := EP_PROFILE=bench EP_POSTGRES=embedded EP_EMBEDDED_PG_DIR=$(CURDIR)/.local/pgdata-bench \
+	EP_EMBEDDED_PG_PORT=$(or $(BENCH_PG_PORT),55440)
+.PHONY: bench
+bench: $(STAMP)
+	$(BENCH_ENV) $(PY) -m devtools setup
+	$(BENCH_ENV) $(PY) -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,283 @@
+"""`python -m bench.run [--quick]`: every benchmark of issue 6, each beside its baseline in the same run.
+
+Runs on its own profile (EP_PROFILE=bench: own Airflow home, own databases, by default on an embedded
+Postgres) after `python -m devtools setup` prepared it; see bench/README.md. Writes
+bench/results/bench-<time>.json and .md, and copies them to latest.json / latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import harness, latency, ledger, parked, parse, report, throughput
+from bench.harness import RESULTS, Bench, log, profiles_dir
+from devtools import env as ep_env
+from devtools.stack import read_state
+
+# What the issue compares us with (DBOS 3.4 on Postgres 15, measured on a machine like this one).
+DBOS = {
+    "message_to_resumed_done_p50_s": 0.0058,
+    "parked_1000_mib": 46,
+    "parked_pg_connections_max": 21,
+    "trivial_step_ms": 1.7,
+}
+
+FULL = {
+    "resume_n": 50,
+    "poke_n": 4,
+    "n1_samples": 15,
+    "parked_n": 1000,
+    "parked_samples": 20,
+    "naive_n": 200,
+    "tp_concurrency": 6,
+    "tp_window_s": 150,
+    "after_n": 25,
+    "parse_reps": 3,
+    "ledger_1": 2000,
+    "ledger_8": 500,
+    "profile_s": 30,
+}
+QUICK = {
+    "resume_n": 20,
+    "poke_n": 3,
+    "n1_samples": 10,
+    "parked_n": 1000,
+    "parked_samples": 10,
+    "naive_n": 200,
+    "tp_concurrency": 6,
+    "tp_window_s": 90,
+    "after_n": 15,
+    "parse_reps": 2,
+    "ledger_1": 1000,
+    "ledger_8": 250,
+    "profile_s": 20,
+}
+
+# Config changes measured before/after (bench-only env overrides; the project's config is not edited). The
+# scheduler sleeps this long after a loop that found nothing to do (default 1 s): a task the triggerer or an
+# answer ended waits up to that long before its downstream task is even queued.
+AFTER_ENVS = {
+    "full": [
+        {"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25"},
+        {"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1"},
+    ],
+    "quick": [{"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1"}],
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="smaller N everywhere (what `make bench` runs)")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma list of: parse,ledger,resume,poke,parked,naive,throughput,after (default: all)",
+    )
+    for key, value in FULL.items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
+    p.add_argument(
+        "--keep-postgres",
+        action="store_true",
+        help="leave the bench profile's embedded Postgres running afterwards",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if ep_env.profile() != "bench" and not os.environ.get("BENCH_ALLOW_PROFILE"):
+        # Leftover runs are failed and thousands of runs started: never on a profile someone else uses.
+        raise SystemExit(
+            f"EP_PROFILE={ep_env.profile()}: run the benchmarks with EP_PROFILE=bench "
+            "(`make bench`), or set BENCH_ALLOW_PROFILE=1 for a profile nobody else uses"
+        )
+    cfg = dict(QUICK if args.quick else FULL)
+    for key in cfg:
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    only = {s for s in args.only.split(",") if s}
+    want = lambda name: not only or name in only  # noqa: E731
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    state = read_state()
+    # Task-side modules (execution_plane.*) as the stack's processes see them, with the bench's Airflow home.
+    sys.path.insert(0, str(ep_env.REPO / "plugins"))
+    os.environ["AIRFLOW_HOME"] = str(state["env"]["AIRFLOW_HOME"])  # type: ignore[index]
+    results: dict[str, Any] = {
+        "when": stamp,
+        "mode": "quick" if args.quick else "full",
+        "config": cfg,
+        "dbos_reference": DBOS,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgres": state["postgres"]["kind"],
+            "load_avg_start": os.getloadavg(),
+        },  # type: ignore[index]
+    }
+    process_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))},
+        **state["env"],
+    }  # type: ignore[dict-item]
+
+    if want("parse"):
+        log("DAG parse")
+        results["parse"] = parse.run(ep_env.REPO / "dags", process_env, ep_env.REPO, cfg["parse_reps"])
+    if want("ledger"):
+        log("idempotent step cost")
+        results["ledger"] = ledger.run(harness.business_url(), cfg["ledger_1"], cfg["ledger_8"])
+
+    live = {"resume", "poke", "parked", "naive", "throughput", "after"}
+    if not only or only & live:
+        harness.clear_leftovers()
+        capacity = max(1000, cfg["parked_n"] + 200, cfg["naive_n"] + 200)
+        b = Bench({"AIRFLOW__TRIGGERER__CAPACITY": str(capacity)})
+        results["stack"] = {"triggerer_capacity": capacity}
+        try:
+            results["stack"]["start_s"] = round(b.start(), 1)
+            log(f"stack up in {results['stack']['start_s']} s: {b.stack.api_url}")
+            run_live(b, cfg, want, results, results["mode"])
+        finally:
+            b.stop()
+            log("stack stopped")
+    if state["postgres"]["kind"] == "embedded" and not args.keep_postgres:  # type: ignore[index]
+        stop_embedded_postgres(state)
+    results["machine"]["load_avg_end"] = os.getloadavg()
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    write(results, stamp)
+    log(f"done in {results['duration_s']:.0f} s")
+    return 0
+
+
+def run_live(b: Bench, cfg: dict[str, Any], want: Any, results: dict[str, Any], mode: str) -> None:
+    latency.warm_up(b)
+    if want("resume"):
+        results["idle_scheduler_cpu_before"] = idle_cpu(b)
+        results["resume"] = latency.resume(b, cfg["resume_n"], "before")
+        results["resume_profile"] = profile_resume(b, cfg["profile_s"])
+    if want("poke"):
+        log(f"poke sensor baseline: {cfg['poke_n']} runs")
+        results["poke"] = latency.poke(b, cfg["poke_n"])
+    if want("parked"):
+        # A fresh triggerer: its memory before the waits is the baseline (Python keeps freed memory).
+        restart_s = b.restart_component("triggerer")
+        first = parked.warm(b, parked.PARKED_DAG)
+        results["triggerer_restart"] = {"restart_s": round(restart_s, 1), "first_wait_s": round(first, 1)}
+        log(f"fresh triggerer: first wait started -> ended {first:.1f} s")
+        results["parked_n1"] = parked.single(b, cfg["n1_samples"])
+        res = parked.park(
+            b,
+            parked.PARKED_DAG,
+            cfg["parked_n"],
+            samples=cfg["parked_samples"],
+            park_timeout=max(300, cfg["parked_n"] * 0.3),
+            drain_timeout=max(300, cfg["parked_n"] * 0.3),
+            label="parked",
+        )
+        res["p95_ratio_vs_n1"] = parked.compare(results["parked_n1"], res)
+        results["parked"] = res
+    if want("naive"):
+        b.restart_component("triggerer")
+        parked.warm(b, parked.NAIVE_DAG)
+        results["naive"] = parked.park(
+            b, parked.NAIVE_DAG, cfg["naive_n"], samples=5, park_timeout=300, drain_timeout=300, label="naive"
+        )
+    if want("after"):
+        results["after"] = []
+        for env in AFTER_ENVS[mode]:
+            log(f"config after: {env}")
+            b.restart_component("scheduler", env)
+            latency.warm_up(b)
+            results["after"].append(
+                {
+                    "env": env,
+                    "idle_scheduler_cpu": idle_cpu(b),
+                    "resume": latency.resume(b, cfg["after_n"], "after"),
+                }
+            )
+    if want("throughput"):
+        # Last: runs still in flight when the window closes are left to the stack's stop (and the next
+        # session's clear_leftovers) instead of being waited for.
+        log(f"throughput: partner_approval x{cfg['tp_concurrency']} for {cfg['tp_window_s']} s")
+        results["throughput"] = throughput.run(
+            b, concurrency=cfg["tp_concurrency"], window_s=cfg["tp_window_s"], profile_s=cfg["profile_s"]
+        )
+        results["throughput"]["scheduler_env"] = AFTER_ENVS[mode][-1] if want("after") else {}
+
+
+def idle_cpu(b: Bench, seconds: float = 10) -> dict[str, float]:
+    """CPU share of the scheduler (its process tree) while nothing runs."""
+    time.sleep(3)
+    c0, t0 = b.cpu_seconds("scheduler"), time.monotonic()
+    time.sleep(seconds)
+    share = (b.cpu_seconds("scheduler") - c0) / (time.monotonic() - t0)
+    return {"scheduler_cpu_pct_of_one_core": round(share * 100, 1)}
+
+
+def profile_resume(b: Bench, seconds: float) -> dict[str, Any]:
+    """py-spy on the scheduler (with its LocalExecutor workers) and the triggerer while webhook resumes run:
+    what the ~1-2 s between `webhook accepted` and `next task finished` is spent on."""
+    out_dir = profiles_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sched = out_dir / "resume-scheduler.txt"
+    trig = out_dir / "resume-triggerer.txt"
+    spies = [
+        harness.py_spy_start(b.component_proc("scheduler").pid, seconds, sched, subprocesses=True),
+        harness.py_spy_start(b.component_proc("triggerer").pid, seconds, trig, subprocesses=True),
+    ]
+    deadline = time.monotonic() + seconds
+    samples = 0
+    while time.monotonic() < deadline - 4:
+        run_id = f"prof_{samples}_{int(time.time())}"
+        b.trigger(latency.EVENT_DAG, run_id)
+        b.wait_until(
+            "profile wait running", lambda r=run_id: b.running_triggers(latency.EVENT_DAG, [r]), 60, 0.05
+        )
+        time.sleep(1.0)
+        b.webhook(f"bench:{run_id}")
+        b.wait_ti(latency.EVENT_DAG, run_id, "after", ("success",), timeout=60)
+        samples += 1
+    for spy in spies:
+        spy.wait(seconds + 30)
+    return {
+        "samples": samples,
+        "scheduler_and_workers": harness.py_spy_top(sched, 12),
+        "triggerer": harness.py_spy_top(trig, 6),
+        "seconds": seconds,
+        "files": [str(p.relative_to(ep_env.REPO)) for p in (sched, trig)],
+    }
+
+
+def stop_embedded_postgres(state: dict[str, Any]) -> None:
+    from devtools.postgres import EmbeddedPostgres
+
+    url = state["postgres"]["url"]
+    port = int(url.rsplit(":", 1)[1])
+    datadir = Path(os.environ.get("EP_EMBEDDED_PG_DIR", ep_env.LOCAL / "pgdata"))
+    if (datadir / "postmaster.pid").exists():
+        EmbeddedPostgres(datadir, port).stop()
+        log(f"embedded Postgres on {port} stopped")
+
+
+def write(results: dict[str, Any], stamp: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS / f"bench-{stamp}.json"
+    md_path = RESULTS / f"bench-{stamp}.md"
+    json_path.write_text(json.dumps(results, indent=2, default=str))
+    md_path.write_text(report.markdown(results))
+    shutil.copyfile(json_path, RESULTS / "latest.json")
+    shutil.copyfile(md_path, RESULTS / "latest.md")
+    log(f"results: {md_path.relative_to(ep_env.REPO)} (+ .json, latest.*)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
