@@ -4,19 +4,16 @@ saga ledger and the sandbox's effect log; each bad ending then compensated the w
 
 from __future__ import annotations
 
-import time
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.support.dagtest import Approve, Driver, answer
+from tests.support.dagtest import Approve, Expire, ScriptDriver
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -95,87 +92,13 @@ def requested(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- driving
-@dataclass
-class Expire:
-    """Let ``task_id``'s approval run out: once its deadline passed, resolve it as the scheduler would."""
-
-    task_id: str
-
-
-def expire(dag_id: str, run_id: str, task_id: str) -> bool:
-    """The scheduler's timeout sweep (SchedulerJobRunner.check_awaiting_input_timeouts, "defaults" branch)
-    for one task: dag.test() never runs it. False while the deadline has not passed yet."""
-    from airflow.models import TaskInstance
-    from airflow.models.hitl import HITLDetail
-    from airflow.models.trigger import handle_event_submit
-    from airflow.sdk import timezone
-    from airflow.triggers.base import TriggerEvent
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        now = timezone.utcnow()
-        ti = session.scalars(
-            select(TaskInstance)
-            .where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
-            )
-            .with_for_update()
-        ).one()
-        if ti.state != "awaiting_input" or ti.trigger_timeout is None or ti.trigger_timeout >= now:
-            return False
-        detail = session.scalars(select(HITLDetail).where(HITLDetail.ti_id == ti.id)).one()
-        assert detail.responded_at is None and detail.defaults is not None
-        detail.chosen_options = list(detail.defaults)
-        detail.params_input = {
-            key: value["value"] if isinstance(value, dict) and "value" in value else value
-            for key, value in (detail.params or {}).items()
-        }
-        detail.responded_by = None
-        detail.responded_at = now
-        session.add(detail)
-        handle_event_submit(
-            TriggerEvent(detail.as_resume_event_payload(timedout=True)), task_instance=ti, session=session
-        )
-    return True
-
-
-@dataclass
-class DdDriver(Driver):
-    """tests.support.dagtest.Driver plus Expire steps."""
-
-    timeout_s: float = 150
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.timeout_s
-        pending: list[Any] = list(self.script)
-        try:
-            while pending and not self._stop.is_set() and time.monotonic() < deadline:
-                step = pending[0]
-                state = self._states().get(step.task_id, "")
-                if isinstance(step, Expire):
-                    if state != "awaiting_input" or not expire(self.dag_id, self.run_id or "", step.task_id):
-                        time.sleep(0.3)
-                        continue
-                elif isinstance(step, Approve) and state == "awaiting_input":
-                    time.sleep(1.2)  # people are never faster than a second (Airflow 3.3.2 early answer)
-                    answer(self.dag_id, self.run_id or "", step.task_id, step.option, step.user, step.comment)
-                else:
-                    time.sleep(0.3)
-                    continue
-                self.done.append(step.task_id)
-                pending.pop(0)
-            if pending and not self._stop.is_set():
-                self.errors.append(f"steps not reached: {[s.task_id for s in pending]}")
-        except Exception:
-            self.errors.append(traceback.format_exc())
 
 
 def run(
     dag: Any, script: list[Any], *, approval_hours: float = 168, signoff_hours: float = 336
 ) -> tuple[Any, str]:
     request_id = f"dd-{uuid.uuid4().hex[:10]}"
-    driver = DdDriver("dd_room", script).start()
+    driver = ScriptDriver("dd_room", script, timeout_s=150, request_id=request_id).start()
     try:
         dr = dag.test(
             run_conf={
