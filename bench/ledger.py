@@ -135,6 +135,7 @@ def run(url: str, per_writer_1: int, per_writer_8: int) -> dict[str, Any]:
             "plain_insert": _writers(url, n_writers, per_writer, plain),
             "run_step_insert": _writers(url, n_writers, per_writer, step),
             "run_step_replay": _writers(url, n_writers, per_writer, replay),
+            "select_by_key": _writers(url, n_writers, per_writer, lookup),
         }
         res["ratio_insert_vs_plain_keys_per_s"] = ratio(
             res["run_step_insert"]["keys_per_s"], res["plain_insert"]["keys_per_s"]
