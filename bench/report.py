@@ -35,6 +35,21 @@ def _lookup(x: dict[str, Any]) -> str:
     return f"read-only lookup by key p50 {lat['p50']} ms / p95 {lat['p95']} ms" if lat else ""
 
 
+def _envs(env: dict[str, str]) -> str:
+    return ", ".join(f"`{k}={v}`" for k, v in env.items())
+
+
+def _before_label(r: dict[str, Any]) -> str:
+    # Runs made before the project set its own idle sleep have no "before_env": they ran Airflow's default.
+    return f"Airflow's default, {_envs(r.get('before_env') or {})}" if r.get("before_env") else "default 1 s"
+
+
+def _after_label(aft: dict[str, Any]) -> str:
+    if aft["env"]:
+        return _envs(aft["env"])
+    return f"the project's config ({_envs(aft.get('effective_env') or {})})"
+
+
 def markdown(r: dict[str, Any]) -> str:
     dbos = r["dbos_reference"]
     lines = [
@@ -75,14 +90,13 @@ def markdown(r: dict[str, Any]) -> str:
     for aft in r.get("after") or []:
         if not res:
             break
-        env = ", ".join(f"`{k}={v}`" for k, v in aft["env"].items())
         cpu_b = (r.get("idle_scheduler_cpu_before") or {}).get("scheduler_cpu_pct_of_one_core")
         cpu_a = aft["idle_scheduler_cpu"].get("scheduler_cpu_pct_of_one_core")
         a = aft["resume"]
         lines.append(
-            f"| 2' | after {env} | part 1 {_pp(a['webhook_to_wait_end'])}; part 2 "
+            f"| 2' | after: {_after_label(aft)} | part 1 {_pp(a['webhook_to_wait_end'])}; part 2 "
             f"{_pp(a['webhook_to_next_end'])}; HITL -> next {_pp(a['hitl_to_next_end'])}; idle scheduler "
-            f"CPU {cpu_a} % of a core | before (default 1 s): part "
+            f"CPU {cpu_a} % of a core | before ({_before_label(r)}): part "
             f"2 {_pp(res['webhook_to_next_end'])}; HITL -> next "
             f"{_pp(res['hitl_to_next_end'])}; idle scheduler CPU {cpu_b} % | part 2 p50 "
             f"{_ratio(a['webhook_to_next_end']['p50'], res['webhook_to_next_end']['p50'])}, HITL -> next p50 "
@@ -173,7 +187,8 @@ def markdown(r: dict[str, Any]) -> str:
     if tp:
         cpu = tp.get("cpu_s_during_window") or {}
         lines.append(
-            f"| 6 | partner_approval runs, {tp['concurrency']} in flight, {tp['window_s']:.0f} s | "
+            f"| 6 | partner_approval runs, {tp['concurrency']} in flight, {tp['window_s']:.0f} s"
+            f"{(', scheduler ' + _envs(tp['scheduler_env'])) if tp.get('scheduler_env') else ''} | "
             f"{tp['completed_runs_per_min']} completed runs/min after the first (Little's law: "
             f"{tp['littles_law_runs_per_min']}); run {_pp(tp['run_duration_s'])}; {tp['failed']} failed | "
             f"scheduler loop {_pp(tp['scheduler_loop_ms'], '')} "
@@ -220,6 +235,16 @@ def markdown(r: dict[str, Any]) -> str:
         for f in ps["files"]:
             if f.get("top_imports_ms"):
                 spy = f.get("py_spy") or {}
+                if isinstance(spy, list):  # runs before the module-body profile: the hottest frames only
+                    imports = ", ".join(
+                        f"{m} {ms}" for m, ms in f["top_imports_ms"] if m not in ("airflow", "airflow.sdk")
+                    )
+                    frames = ", ".join(f"{c} {ms:.0f}" for c, ms in spy[:5])
+                    lines.append(
+                        f"- {f['file']} ({f['beyond_sdk_ms']:.0f} ms): imports (ms) {imports or '-'}; "
+                        f"py-spy (ms at 1 kHz) {frames or '-'}"
+                    )
+                    continue
                 mods = ", ".join(f"{m} {ms}" for m, ms in spy.get("imported_module_bodies_ms", [])[:4])
                 calls = ", ".join(f"{c} {ms}" for c, ms in spy.get("top_level_calls_ms", [])[:3])
                 lines.append(

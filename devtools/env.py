@@ -155,6 +155,11 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # After a loop with nothing to do the scheduler sleeps this long (default 1 s), so a task that a
+        # webhook or an answer just ended waits up to that long before its downstream task is queued.
+        # Measured (make bench, same run): webhook accepted -> next task finished p50 1.80 s / p95 2.83 s
+        # at 1 s, p50 1.00 s / p95 1.69 s at 0.1 s; the idle scheduler costs 16 % of a core instead of 2.5 %.
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get("EP_SCHEDULER_IDLE_SLEEP", "0.1"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "EP_PROFILE": profile(),
         "EP_REPO": str(REPO),
