@@ -1,13 +1,27 @@
-"""DAG-wide defaults every workflow shares: owner, retries with exponential backoff, tags."""
+"""DAG-wide defaults every workflow shares: owner, retries with exponential backoff, tags.
+
+Every DAG file imports this module while it is parsed, so it imports nothing beyond the standard library.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from execution_plane.catalog import by_dag_id
-
 OWNER = "execution-plane"
+
+# The class the Temporal Candidate Rule gives each implemented workflow (execution_plane.catalog), written
+# down here: importing the catalog to compute it cost every DAG parse 15-45 ms. tests/plugins/test_defaults.py
+# keeps this table equal to the rule's verdicts, and tests/dags checks every DAG carries its tag.
+CLASS_TAGS: dict[str, str] = {
+    "partner_approval": "class:long-lived-durable",
+    "dd_room": "class:long-lived-durable",
+    "signature_commitment": "class:long-lived-durable",
+    "saga_compensation": "class:long-lived-durable",
+    "esign_status_poller": "class:medium-lived-orchestrated",
+    "health_check": "class:short-lived-local",
+    "saga_reconciler": "class:short-lived-local",
+}
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -25,4 +39,11 @@ def default_args(**overrides: Any) -> dict[str, Any]:
 
 def tags_for(dag_id: str, *extra: str) -> list[str]:
     """The DAG's inventory class tag first, so the UI filters workflows by class."""
-    return [by_dag_id(dag_id).rule_class.tag, *extra]
+    try:
+        tag = CLASS_TAGS[dag_id]
+    except KeyError:
+        raise KeyError(
+            f"no workflow implemented by dag_id {dag_id!r} in the inventory: catalogue it "
+            "(execution_plane.catalog) and add its class to execution_plane.defaults.CLASS_TAGS"
+        ) from None
+    return [tag, *extra]

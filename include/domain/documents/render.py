@@ -1,15 +1,20 @@
-"""fpdf2 renderer: see the package docstring for the determinism and Arabic contract."""
+"""fpdf2 renderer: see the package docstring for the determinism and Arabic contract.
+
+fpdf2 is imported when a PDF is rendered, not with this module: it is about half of a task process's
+import time, and most tasks that import the domain packages never render a document.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 # Bumping this string changes every document hash; do it only with a renderer change worth re-issuing for.
 PRODUCER = "Execution Plane documents/1 (fpdf2)"
@@ -87,7 +92,9 @@ def _parse_created_at(value: str | None) -> datetime:
 
 class _Renderer:
     def __init__(self, font_dir: Path) -> None:
-        self.pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+        from fpdf import FPDF
+
+        self.pdf: FPDF = FPDF(orientation="portrait", unit="mm", format="A4")
         self.unicode = arabic_font_available(font_dir)
         if self.unicode:
             self.pdf.add_font(_FAMILY, "", str(font_dir / _REGULAR))
@@ -109,6 +116,8 @@ class _Renderer:
         self.pdf.set_font(self.family, "B" if bold else "", size)
 
     def block(self, value: str, size: float = 10, bold: bool = False, height: float = 5.5) -> None:
+        from fpdf.enums import XPos, YPos
+
         self.font(size, bold)
         self.pdf.multi_cell(
             0,

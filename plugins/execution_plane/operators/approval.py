@@ -30,8 +30,6 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.bases.branch import BranchMixIn
 
-from execution_plane.saga.steps import Saga
-
 log = logging.getLogger(__name__)
 
 APPROVE = "Approve"
@@ -88,6 +86,9 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             # Per-run expiry from the trigger form / API (validated by the DAG's params schema).
             hours = float(context["params"][self.response_timeout_hours_param])
             self.response_timeout = timedelta(hours=hours)
+        # The saga (and the database driver behind it) only at run time: DAG files import this operator.
+        from execution_plane.saga.steps import Saga
+
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
             request_id = saga.record_approval_request(
                 stage=self.stage, task_id=self.task_id, assignees=self.assignees, subject=self.subject
@@ -174,6 +175,8 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         status = "expired" if timed_out else "approved" if chosen == [APPROVE] else "rejected"
         comment = (event.get("params_input") or {}).get("comment") or None
         decided_by = None if timed_out else str(user.get("id") or user.get("name"))
+        from execution_plane.saga.steps import Saga
+
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
             request_id = f"{saga.workflow_id}:{self.stage}"
             if not saga.record_decision(request_id, status=status, decided_by=decided_by, comment=comment):

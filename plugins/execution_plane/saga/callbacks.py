@@ -12,8 +12,7 @@ import logging
 from typing import Any
 
 from execution_plane.saga.airflow_api import start_compensation
-from execution_plane.saga.keys import workflow_id
-from execution_plane.saga.steps import REQUEST_ID_PARAM
+from execution_plane.saga.keys import REQUEST_ID_PARAM, workflow_id
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2
-
 BUSINESS_DB_CONN_ID = "execution_plane_db"
 
 
 def connect(conn_id: str = BUSINESS_DB_CONN_ID, *, application_name: str = "execution_plane") -> Any:
+    # Here, not at the top: DAG files import the toolkit while they are parsed, and only tasks connect.
+    import psycopg2
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)

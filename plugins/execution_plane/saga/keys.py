@@ -11,6 +11,9 @@ import json
 import re
 from typing import Any
 
+# The DAG param every durable workflow takes: its business key, part of the workflow id.
+REQUEST_ID_PARAM = "request_id"
+
 _SAFE = re.compile(r"[^A-Za-z0-9._:-]")
 MAX_KEY_LENGTH = 200  # providers commonly cap Idempotency-Key at 255 characters
 

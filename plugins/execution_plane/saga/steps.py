@@ -21,13 +21,11 @@ from typing import Any
 
 from execution_plane.saga import audit, ledger
 from execution_plane.saga.db import BUSINESS_DB_CONN_ID
-from execution_plane.saga.keys import message_id, step_key
+from execution_plane.saga.keys import REQUEST_ID_PARAM, message_id, step_key
 from execution_plane.saga.keys import workflow_id as make_workflow_id
 from execution_plane.saga.ledger import Compensation, CompensationSpec
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_PARAM = "request_id"
 
 
 class Saga:

@@ -35,10 +35,12 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import StartTriggerArgs
 
-from execution_plane.triggers.external_event import DEFAULT_CONN_ID, ExternalEventTrigger
+from execution_plane.saga.db import BUSINESS_DB_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from execution_plane.triggers.external_event import ExternalEventTrigger
 
 TRIGGER_CLASSPATH = "execution_plane.triggers.external_event.ExternalEventTrigger"
 DEADLINE_FROM_RUN_START = "{{{{ (dag_run.start_date + macros.timedelta(seconds={seconds})).isoformat() }}}}"
@@ -76,7 +78,7 @@ class ExternalEventSensor(BaseSensorOperator):
         event_types: Sequence[str],
         timeout_at: str | datetime | None = None,
         after_received_at: str | datetime | None = None,
-        conn_id: str = DEFAULT_CONN_ID,
+        conn_id: str = BUSINESS_DB_CONN_ID,
         start_from_trigger: bool = False,
         end_task: bool = False,
         xcom_key: str = "event",
@@ -113,8 +115,14 @@ class ExternalEventSensor(BaseSensorOperator):
             "xcom_key": self.xcom_key,
         }
 
+    def _trigger(self, **overrides: Any) -> ExternalEventTrigger:
+        # Imported when the task runs, not when a DAG file is parsed: the trigger's listener loads asyncpg.
+        from execution_plane.triggers.external_event import ExternalEventTrigger
+
+        return ExternalEventTrigger(**{**self._trigger_kwargs(), **overrides})
+
     def execute(self, context: Context) -> NoReturn:
-        self.defer(trigger=ExternalEventTrigger(**self._trigger_kwargs()), method_name="execute_complete")
+        self.defer(trigger=self._trigger(), method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Return the outcome (``received`` or ``expired``); an ``error`` outcome raises."""
@@ -130,7 +138,7 @@ class ExternalEventSensor(BaseSensorOperator):
         return event
 
     def _wait_inline(self) -> dict[str, Any]:
-        trigger = ExternalEventTrigger(**{**self._trigger_kwargs(), "end_task": False})
+        trigger = self._trigger(end_task=False)
 
         async def first_event() -> Any:
             return await anext(aiter(trigger.run()))

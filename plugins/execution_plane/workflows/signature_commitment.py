@@ -19,12 +19,13 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from execution_plane.operators.approval import APPROVE, REJECT, ApprovalGateOperator
 from execution_plane.saga.compensations import compensation
-from execution_plane.saga.ledger import Compensation
-from execution_plane.saga.steps import Saga
+
+if TYPE_CHECKING:
+    from execution_plane.saga.steps import Saga
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,13 @@ def _when(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+def _saga(context: Any, **kwargs: Any) -> Saga:
+    # The saga's modules load when a step runs, not when the DAG file that imports this module is parsed.
+    from execution_plane.saga.steps import Saga
+
+    return Saga.from_context(context, **kwargs)
+
+
 # ----------------------------------------------------------------------------- approval token obtained
 def verify_approval_token(context: Any) -> dict[str, Any]:
     """Verify the token against these exact terms and this workflow, BEFORE anything is registered or sent.
@@ -66,6 +74,7 @@ def verify_approval_token(context: Any) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from execution_plane.saga.keys import workflow_id
+    from execution_plane.saga.ledger import Compensation
     from include.domain.common import canonical_json, sha256_hex
     from include.domain.signature_commitment import InvalidApprovalToken, verify_token
 
@@ -98,7 +107,7 @@ def verify_approval_token(context: Any) -> dict[str, Any]:
             "nothing was sent, nothing to compensate"
         ) from None
 
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
         saga.register()
 
         def write(cur: Any) -> dict[str, Any]:
@@ -231,10 +240,11 @@ def send_signature_request(context: Any, approval: dict[str, Any]) -> dict[str, 
     """
     from execution_plane.hooks.crm import CrmHook
     from execution_plane.hooks.esign import EsignHook
+    from execution_plane.saga.ledger import Compensation
 
     params = context["params"]
     deal_id, signer_email, signer_name = params["deal_id"], params["signer_email"], params["signer_name"]
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
         doc = saga.store_document(
             "terms_pdf", kind="signature_terms", data=_terms_pdf(params, approval), compensation=False
         )
@@ -456,7 +466,7 @@ def route_signature(outcome: dict[str, Any]) -> str:
 def record_signature(context: Any, outcome: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
     event = outcome["event"]
     signed_at = (event.get("payload") or {}).get("occurred_at") or event["received_at"]
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -474,7 +484,7 @@ def record_in_crm(context: Any, approval: dict[str, Any], signature: dict[str, A
     from execution_plane.hooks.crm import CrmHook
 
     params = context["params"]
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
         crm = CrmHook()
         try:
             return saga.call(
@@ -512,7 +522,7 @@ def notify_parties(
         signed_at=_when(signature["signed_at"]),
         terms_sha256=approval["terms_sha256"],
     )
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
         return {
             party: saga.send_message(
                 f"signed_notice.{party}",
@@ -529,7 +539,7 @@ def notify_parties(
 # ----------------------------------------------------------------------------- update deal status
 def update_deal_status(context: Any) -> dict[str, Any]:
     deal_id = context["params"]["deal_id"]
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -556,7 +566,7 @@ def assemble_evidence_pack(context: Any, approval: dict[str, Any]) -> dict[str, 
     from include.domain.signature_commitment import build_evidence_pack, evidence_pack_pdf
 
     deal_id = context["params"]["deal_id"]
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
         with saga.conn() as conn, conn.cursor() as cur:
             items = _evidence_items(cur, saga.workflow_id, approval)
         pack = build_evidence_pack(deal_id, items)
@@ -684,7 +694,7 @@ def signature_not_obtained(context: Any, outcome: dict[str, Any], sent: dict[str
         declined, table_status, event_id = False, "expired", None
         reason = f"envelope {envelope_id} was not signed by {outcome.get('timeout_at') or sent['sign_by']}"
     bad_ending = "rejected" if declined else "expired"
-    with Saga.from_context(context) as saga:
+    with _saga(context) as saga:
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -767,7 +777,7 @@ def record_choice(context: Any, choice: str) -> dict[str, Any]:
 
     status = {"renegotiate": "renegotiate", "close_deal": "closed"}[choice]
     params = context["params"]
-    with Saga.from_context(context, register=False) as saga:
+    with _saga(context, register=False) as saga:
         decision = saga.approval_decision(f"{saga.workflow_id}:{CHOICE_STAGE}") or {}
         decided_by = decision.get("decided_by")
         label = RENEGOTIATE if status == "renegotiate" else CLOSE_DEAL

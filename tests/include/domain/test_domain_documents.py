@@ -128,3 +128,27 @@ def test_font_licence_is_shipped() -> None:
     from include.domain.documents.render import FONT_DIR
 
     assert (FONT_DIR / "LICENSE-DejaVu.txt").read_text().count("Bitstream") > 0
+
+
+def test_fpdf_loads_only_when_a_pdf_is_rendered() -> None:
+    """Task processes import the domain packages for their rules; fpdf2 (about half of a task process's
+    import time) must load only for a render. The constants of the public API need no fpdf."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import include.domain.partner_approval, include.domain.dd_room\n"
+        "import include.domain.signature_commitment\n"
+        "from include.domain.documents import METADATA_KEYS, PRODUCER, Section, Table, render_pdf\n"
+        "assert 'created_at' in METADATA_KEYS and PRODUCER\n"
+        "assert 'fpdf' not in sys.modules, 'fpdf imported without a render'\n"
+        "pdf = render_pdf('T', [Section(heading='H', tables=[Table(rows=[['a']])])],"
+        " metadata={'created_at': '2025-01-01'})\n"
+        "assert pdf.startswith(b'%PDF-') and 'fpdf' in sys.modules\n"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
