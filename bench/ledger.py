@@ -4,9 +4,9 @@ concurrent writers on Postgres, beside a plain INSERT.
 Each writer is a thread with its own psycopg2 connection (psycopg2 releases the GIL while it waits on the
 server). A step is called as `Saga` calls it: the workflow registration (`ensure_workflow`) in the same
 transaction, the `saga_steps` row recorded, a trivial action. Replay = the same call again with the same
-key: the stored result comes back, nothing runs. Baseline: one plain INSERT of the same row into a copy of
-`idempotency_keys`, one transaction each (the same commit cost, no insert-or-replay logic); and, for the
-replay, the floor of a read-only lookup (SELECT by key).
+key and run: the stored result comes back from one read of the key, nothing runs. Baseline: one plain
+INSERT of the same row into a copy of `idempotency_keys`, one transaction each (the same commit cost, no
+insert-or-replay logic); and, for the replay, the floor of a read-only lookup (SELECT by key).
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def run(url: str, per_writer_1: int, per_writer_8: int) -> dict[str, Any]:
             register=lambda cur: ledger.ensure_workflow(
                 cur, workflow_id=wf, dag_id="bench_ledger", run_id=f"bench__{tag}", business_key=wf
             ),
+            run_id=f"bench__{tag}",
         )
 
     def replay(conn: Any, w: int, i: int) -> None:
@@ -108,6 +109,7 @@ def run(url: str, per_writer_1: int, per_writer_8: int) -> dict[str, Any]:
             register=lambda cur: ledger.ensure_workflow(
                 cur, workflow_id=wf, dag_id="bench_ledger", run_id=f"bench__{tag}", business_key=wf
             ),
+            run_id=f"bench__{tag}",
         )
         assert outcome.replayed
 

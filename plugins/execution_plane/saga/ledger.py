@@ -2,8 +2,11 @@
 
 Protocol of one step (``run_step``), all inside ONE transaction of the business database:
 
-1. insert-or-lock the ``idempotency_keys`` row of the step's key (a second concurrent attempt blocks
-   here until the first commits or dies);
+0. a key already ``done`` is replayed from ONE read when nothing else would happen anyway (the run owns
+   its workflow, the request is the same): the stored result, no lock, no write (``_replay``);
+1. otherwise the workflow is registered and guarded (``ensure_workflow``: its row share-locked), and the
+   ``idempotency_keys`` row of the step's key is inserted or locked (a second concurrent attempt blocks
+   here until the first commits or dies; ``attempts`` counts these claims);
 2. a row already ``done`` -> the stored result is replayed, nothing else happens;
 3. otherwise the action runs (an outside call carrying the same key as its ``Idempotency-Key``, or SQL
    on the same cursor), then the key row becomes ``done`` with the result, and the ``saga_steps`` row
@@ -90,15 +93,28 @@ def run_step(
     compensation: CompensationSpec = None,
     scope: str = "step",
     register: Callable[[Any], str] | None = None,
+    run_id: str | None = None,
     record_step: bool = True,
     on_done: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> StepOutcome:
     """Run ``action`` at most once per ``key`` (see module docstring).
 
     ``conn`` is a psycopg2 connection (saga.db.connect): ``with conn:`` is one transaction.
+    ``register`` registers and guards the workflow (``ensure_workflow``) for ``run_id``, the run doing the
+    step; without ``run_id`` a registering call never takes the one-read replay.
     """
     digest = request_hash(dict(request))
     with conn, conn.cursor() as cur:
+        replayed = _replay(
+            cur,
+            workflow_id=workflow_id,
+            key=key,
+            digest=digest,
+            registering=register is not None,
+            run_id=run_id,
+        )
+        if replayed is not None:
+            return replayed
         workflow_status = register(cur) if register is not None else None
         cur.execute(
             "INSERT INTO idempotency_keys (key, scope, workflow_id, request_hash, status)"
@@ -160,6 +176,36 @@ def run_step(
         )
 
         return StepOutcome(key=key, result=result, replayed=False)
+
+
+def _replay(
+    cur: Any, *, workflow_id: str, key: str, digest: str, registering: bool, run_id: str | None
+) -> StepOutcome | None:
+    """The stored result of a step already done, from one read, when the full protocol could only replay it
+    too; None sends the call through the full protocol.
+
+    A ``done`` key row never changes again, and replaying it makes no effect, so it needs neither the key
+    row's lock nor the workflow row's share lock (that lock keeps compensation from listing the steps while
+    a NEW effect is being recorded). The read does not stand in for the registration where it would act or
+    refuse: no workflow row yet, a row another run owns (``ensure_workflow`` takes it over, or refuses the
+    run once the workflow ended), a registering call without ``run_id``; nor for a different request under
+    the key (the full protocol raises ``IdempotencyConflict``). A workflow that left ``running`` still
+    replays the steps its own run completed, as the full protocol does.
+    """
+    cur.execute(
+        "SELECT k.request_hash, k.result, w.run_id FROM idempotency_keys k"
+        " LEFT JOIN saga_workflows w ON w.workflow_id = %s"
+        " WHERE k.key = %s AND k.status = 'done'",
+        (workflow_id, key),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    stored_hash, stored, owner_run = row
+    if stored_hash != digest or (registering and (run_id is None or owner_run != run_id)):
+        return None
+    log.info("idempotency key %s: replayed stored result, no side effect", key)
+    return StepOutcome(key=key, result=stored or {}, replayed=True)
 
 
 def set_status(

@@ -156,6 +156,7 @@ class Saga:
             compensation=compensation,
             scope=scope,
             register=self._registrar(),
+            run_id=self.run_id,
             on_done=on_done,
         )
         return outcome.result

@@ -140,9 +140,10 @@ class TestDbWrite:
         assert len(calls) == 1
         assert fetch(business_db, f"SELECT id, amount FROM {scratch_table}") == [("row-1", 100)]
         key = saga.key("insert_row")
+        # The replay read the done key and wrote nothing: `attempts` counts claims to run, not replays.
         assert fetch(
             business_db, "SELECT scope, status, result, attempts FROM idempotency_keys WHERE key = %s", key
-        ) == [("db", "done", {"id": "row-1"}, 2)]
+        ) == [("db", "done", {"id": "row-1"}, 1)]
         assert fetch(
             business_db,
             "SELECT idempotency_key, side_effect, status, compensation_action"
@@ -569,9 +570,12 @@ class TestConcurrency:
         assert len(results) == workers
         assert all(result == results[0] for result in results)
         assert len(sandbox.effects(system="esign", action="create_envelope")) == 1
-        assert fetch(
+        # Threads that came before the commit claimed the key (and waited on its row lock); later ones
+        # replayed from one read of the done key, which writes nothing.
+        [(attempts,)] = fetch(
             business_db, "SELECT attempts FROM idempotency_keys WHERE workflow_id = %s", workflow
-        ) == [(workers,)]
+        )
+        assert 1 <= attempts <= workers
         assert fetch(business_db, "SELECT count(*) FROM saga_steps WHERE workflow_id = %s", workflow) == [
             (1,)
         ]
@@ -588,3 +592,81 @@ class TestEndedWorkflowActsNoMore:
         again = saga.send_message("hello", channel="email", to="bob@example.com", template="t", body="Hi")
         assert again == first
         assert len(sandbox.effects(system="email", action="send")) == 1
+
+
+class TestReplayOfADoneStep:
+    """A step already done is answered from one read: no lock, no write, whatever the workflow's state, as
+    long as the run owns the workflow. New effects keep every guard (row lock, `running` only)."""
+
+    @staticmethod
+    def write_once(saga: Saga, step: str = "write") -> dict[str, Any]:
+        return saga.db_write(step, lambda cur: {"n": 1}, request={"n": 1})
+
+    def test_replay_writes_nothing(self, saga, business_db):
+        first = self.write_once(saga)
+        # A new row version (xmin) or a row lock (xmax: FOR SHARE) would show here.
+        rows = (
+            "SELECT k.xmin::text, k.xmax::text, k.attempts, k.updated_at, w.xmin::text, w.xmax::text"
+            " FROM idempotency_keys k JOIN saga_workflows w USING (workflow_id) WHERE k.key = %s"
+        )
+        before = fetch(business_db, rows, saga.key("write"))
+        assert self.write_once(saga) == first
+        assert fetch(business_db, rows, saga.key("write")) == before
+
+    def test_replay_answers_while_the_workflow_row_is_locked_a_new_step_waits(
+        self, saga, business_db_url, business_db
+    ):
+        """As while compensation moves the workflow to `compensating`: the replay needs no share lock on
+        the workflow row, a new effect still takes it (and so waits for compensation's decision)."""
+        import psycopg2
+        import psycopg2.errors
+
+        first = self.write_once(saga)
+        with saga.conn() as conn, conn.cursor() as cur:
+            cur.execute("SET lock_timeout = '1s'")
+        holder = psycopg2.connect(business_db_url)
+        try:
+            with holder.cursor() as cur:
+                cur.execute(
+                    "SELECT 1 FROM saga_workflows WHERE workflow_id = %s FOR UPDATE", (saga.workflow_id,)
+                )
+            assert self.write_once(saga) == first
+            with pytest.raises(psycopg2.errors.LockNotAvailable):
+                self.write_once(saga, "new_step")
+        finally:
+            holder.rollback()
+            holder.close()
+        assert fetch(
+            business_db, "SELECT count(*) FROM idempotency_keys WHERE key = %s", saga.key("new_step")
+        ) == [(0,)]
+
+    @pytest.mark.parametrize(
+        "status", ["rejected", "expired", "failed", "completed", "compensating", "compensated"]
+    )
+    def test_done_step_replays_after_the_workflow_left_running(self, saga, business_db, status):
+        """The run that did the step still gets its result once the workflow ended or is being compensated
+        (e.g. a task retried after the run's bad ending); nothing new is allowed."""
+        first = self.write_once(saga)
+        with business_db.cursor() as cur:
+            cur.execute(
+                "UPDATE saga_workflows SET status = %s WHERE workflow_id = %s", (status, saga.workflow_id)
+            )
+        assert self.write_once(saga) == first
+        with pytest.raises(WorkflowNotRunning, match=status):
+            self.write_once(saga, "new_step")
+
+    def test_another_run_is_refused_once_the_workflow_ended_even_for_a_done_step(self, request_id):
+        with Saga.from_context(context(request_id, "run_a")) as first:
+            self.write_once(first)
+            assert first.end("completed")
+        with Saga.from_context(context(request_id, "run_b")) as second, pytest.raises(WorkflowAlreadyEnded):
+            self.write_once(second)
+
+    def test_a_rerun_replaying_a_done_step_takes_the_workflow_over(self, request_id, business_db):
+        with Saga.from_context(context(request_id, "run_a")) as first:
+            done = self.write_once(first)
+        with Saga.from_context(context(request_id, "run_b")) as second:
+            assert self.write_once(second) == done
+        assert fetch(
+            business_db, "SELECT run_id FROM saga_workflows WHERE workflow_id = %s", second.workflow_id
+        ) == [("run_b",)]
