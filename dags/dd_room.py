@@ -25,43 +25,17 @@ diligence, and the lessons-learned record is written.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import Param, TaskGroup, dag, get_current_context, task, teardown
 from airflow.sdk.definitions.edges import Label
 
+from execution_plane.dag_parts import approval_gate, id_param, timeout_hours_param
 from execution_plane.defaults import default_args, tags_for
-from execution_plane.operators.approval import ApprovalGateOperator
 from execution_plane.saga.callbacks import start_compensation_on_failure
 
 # include.domain.dd_room.WORKSTREAMS (not imported here: the domain package pulls the PDF renderer at parse)
 WORKSTREAMS = ("financial", "legal", "technical", "product", "security")
-
-
-def gate(
-    task_id: str,
-    *,
-    stage: str,
-    assignee: str,
-    approved: str,
-    rejected: str,
-    timeout_param: str,
-    default_hours: float,
-    subject: str,
-    body: str,
-) -> ApprovalGateOperator:
-    return ApprovalGateOperator(
-        task_id=task_id,
-        stage=stage,
-        assignees=[assignee, "admin"],
-        approved_task_ids=approved,
-        rejected_task_id=rejected,
-        response_timeout=timedelta(hours=default_hours),
-        response_timeout_hours_param=timeout_param,
-        subject=subject,
-        body=body,
-        notify_to=f"{assignee}@execution-plane.example",
-    )
 
 
 @dag(
@@ -78,12 +52,8 @@ def gate(
     fail_fast=True,
     on_failure_callback=start_compensation_on_failure,
     params={
-        "request_id": Param(
-            type="string",
-            pattern=r"^[A-Za-z0-9._-]{1,64}$",
-            description="Unique id of this DD (e.g. the CRM opportunity id)",
-        ),
-        "deal_id": Param(type="string", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="CRM deal id"),
+        "request_id": id_param("Unique id of this DD (e.g. the CRM opportunity id)"),
+        "deal_id": id_param("CRM deal id"),
         "target_company": Param(type="string", minLength=1, maxLength=200, description="Company under DD"),
         "target_contact_email": Param(
             type="string",
@@ -92,19 +62,11 @@ def gate(
             description="The target's DD contact (told when DD starts and ends)",
         ),
         "base_valuation_usd": Param(type="number", exclusiveMinimum=0, description="Valuation before DD"),
-        "approval_timeout_hours": Param(
-            168,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 30,
-            description="The IC review expires (-> rejected path) after this",
+        "approval_timeout_hours": timeout_hours_param(
+            168, description="The IC review expires (-> rejected path) after this"
         ),
-        "signoff_timeout_hours": Param(
-            336,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 60,
-            description="Each workstream sign-off expires after this",
+        "signoff_timeout_hours": timeout_hours_param(
+            336, max_days=60, description="Each workstream sign-off expires after this"
         ),
     },
 )
@@ -148,14 +110,11 @@ def dd_room() -> None:
 
     @task
     def not_approved(gate_task_id: str, workstream: str | None = None) -> None:
-        from execution_plane.saga.outcomes import decision_reason, end_badly
+        from execution_plane.saga.outcomes import end_not_approved
         from execution_plane.workflows.dd_room import record_bad_ending
 
         context = get_current_context()
-        decision = context["ti"].xcom_pull(task_ids=gate_task_id, key="decision") or {}
-        status = "expired" if decision.get("status") == "expired" else "rejected"
-        record_bad_ending(context, status, workstream)
-        end_badly(context, status, decision_reason(context, gate_task_id, f"not approved at {gate_task_id}"))
+        end_not_approved(context, gate_task_id, lambda status: record_bad_ending(context, status, workstream))
 
     @task
     def findings_consolidation() -> dict:
@@ -209,12 +168,12 @@ def dd_room() -> None:
         with TaskGroup(group_id=workstream, tooltip=f"{workstream} workstream (lead: dd_lead)"):
             collected = collect(started, workstream)
             found = findings(analyze(collected, workstream), workstream)
-            signoff = gate(
+            signoff = approval_gate(
                 "lead_signoff",
                 stage=f"signoff_{workstream}",
                 assignee="dd_lead",
                 approved=f"{workstream}.signed_off",
-                rejected=f"{workstream}.lead_signoff_not_approved",
+                group=workstream,
                 timeout_param="signoff_timeout_hours",
                 default_hours=336,
                 subject=f"Sign off the {workstream} workstream of {{{{ params.target_company }}}}?",
@@ -240,13 +199,11 @@ def dd_room() -> None:
     impact = valuation_impact(consolidated)
     register >> impact
     memo = ic_memo(started, register, impact)
-    review = gate(
+    review = approval_gate(
         "ic_review",
         stage="ic_review",
         assignee="ic_member",
         approved="close_preparation",
-        rejected="ic_review_not_approved",
-        timeout_param="approval_timeout_hours",
         default_hours=168,
         subject="IC review: proceed with {{ params.target_company }} (deal {{ params.deal_id }})?",
         body=(

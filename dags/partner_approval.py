@@ -23,39 +23,22 @@ rejected.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Param, TaskGroup, dag, get_current_context, task
 from airflow.sdk.definitions.edges import Label
 
+from execution_plane.dag_parts import approval_gate, id_param, timeout_hours_param
 from execution_plane.defaults import default_args, tags_for
-from execution_plane.operators.approval import ApprovalGateOperator
 from execution_plane.saga.callbacks import start_compensation_on_failure
 from execution_plane.sensors.external_event import ExternalEventSensor
 
 MAX_ROUNDS = 3  # negotiation rounds in the graph (execution_plane.workflows.partner_approval.MAX_ROUNDS)
 APPROVAL_TIMEOUT = "{{ params.approval_timeout_hours }}"
-
-
-def gate(
-    task_id: str, *, stage: str, assignee: str, approved: str, subject: str, group: str | None = None
-) -> ApprovalGateOperator:
-    # Branch targets are full task ids: inside a TaskGroup they carry the group's prefix.
-    prefix = f"{group}." if group else ""
-    return ApprovalGateOperator(
-        task_id=task_id,
-        stage=stage,
-        assignees=[assignee, "admin"],
-        approved_task_ids=approved,
-        rejected_task_id=f"{prefix}{task_id}_not_approved",
-        response_timeout=timedelta(hours=72),
-        response_timeout_hours_param="approval_timeout_hours",
-        subject=subject,
-        body="Partner {{ params.partner_id }}, request {{ params.request_id }}. "
-        "Approve or reject with a comment.",
-        notify_to=f"{assignee}@execution-plane.example",
-    )
+GATE_BODY = (
+    "Partner {{ params.partner_id }}, request {{ params.request_id }}. Approve or reject with a comment."
+)
 
 
 @dag(
@@ -69,22 +52,14 @@ def gate(
     max_active_runs=2000,
     on_failure_callback=start_compensation_on_failure,
     params={
-        "request_id": Param(
-            type="string",
-            pattern=r"^[A-Za-z0-9._-]{1,64}$",
-            description="Unique id of this approval request (e.g. the CRM opportunity id)",
-        ),
-        "partner_id": Param(type="string", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="CRM partner id"),
+        "request_id": id_param("Unique id of this approval request (e.g. the CRM opportunity id)"),
+        "partner_id": id_param("CRM partner id"),
         "requested_by": Param("crm", type="string", maxLength=120),
         "max_negotiation_rounds": Param(MAX_ROUNDS, type="integer", minimum=1, maximum=MAX_ROUNDS),
-        "approval_timeout_hours": Param(
-            72,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 30,
-            description="Each approval expires (-> rejected path) after this",
+        "approval_timeout_hours": timeout_hours_param(
+            72, description="Each approval expires (-> rejected path) after this"
         ),
-        "partner_response_timeout_hours": Param(168, type="number", exclusiveMinimum=0, maximum=24 * 60),
+        "partner_response_timeout_hours": timeout_hours_param(168, max_days=60),
     },
 )
 def partner_approval() -> None:
@@ -145,14 +120,12 @@ def partner_approval() -> None:
 
     @task(trigger_rule="one_success")
     def gate_not_approved(gate_task_id: str) -> None:
-        from execution_plane.saga.outcomes import decision_reason, end_badly
+        from execution_plane.saga.outcomes import end_not_approved
         from execution_plane.workflows.partner_approval import record_bad_ending
 
         context = get_current_context()
-        decision = context["ti"].xcom_pull(task_ids=gate_task_id, key="decision") or {}
-        status = "expired" if decision.get("status") == "expired" else "rejected"
-        record_bad_ending(context, status, gate_task_id.split(".")[-1])
-        end_badly(context, status, decision_reason(context, gate_task_id, f"not approved at {gate_task_id}"))
+        stage = gate_task_id.split(".")[-1]
+        end_not_approved(context, gate_task_id, lambda status: record_bad_ending(context, status, stage))
 
     @task
     def activate(profile: dict) -> dict:
@@ -175,12 +148,13 @@ def partner_approval() -> None:
     # ----------------------------------------------------------------------------- calling tasks
     profile = identify_partner()
     fit = fit_score(profile)
-    manager = gate(
+    manager = approval_gate(
         "manager_approval",
         stage="manager_approval",
         assignee="manager",
         approved="round_1.draft_term_sheet",
         subject="Approve partner {{ params.partner_id }} for a term sheet?",
+        body=GATE_BODY,
     )
     (
         fit
@@ -194,13 +168,14 @@ def partner_approval() -> None:
     for round_no in range(1, MAX_ROUNDS + 1):
         with TaskGroup(group_id=f"round_{round_no}", tooltip=f"Negotiation round {round_no}"):
             sheet = draft_term_sheet(profile, fit, round_no)
-            legal = gate(
+            legal = approval_gate(
                 "legal_review",
                 stage=f"legal_review_r{round_no}",
                 assignee="legal",
                 approved=f"round_{round_no}.send_terms",
                 group=f"round_{round_no}",
                 subject=f"Legal review of term sheet revision {round_no} for {{{{ params.partner_id }}}}",
+                body=GATE_BODY,
             )
             legal_no = gate_not_approved.override(task_id="legal_review_not_approved")(
                 f"round_{round_no}.legal_review"
@@ -228,12 +203,13 @@ def partner_approval() -> None:
         previous_route = route
         accepted_markers.append(accepted)
 
-    executive = gate(
+    executive = approval_gate(
         "executive_approval",
         stage="executive_approval",
         assignee="executive",
         approved="activate",
         subject="Executive approval: activate partner {{ params.partner_id }}?",
+        body=GATE_BODY,
     )
     executive.trigger_rule = "one_success"
     accepted_markers >> executive

@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.definitions.edges import Label
 
+from execution_plane.dag_parts import id_param, timeout_hours_param
 from execution_plane.defaults import default_args, tags_for
 from execution_plane.sensors.external_event import ExternalEventSensor
 from execution_plane.workflows.signature_commitment import (
@@ -53,7 +54,6 @@ from execution_plane.workflows.signature_commitment import (
     compensate_on_failure,
 )
 
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 # After the signature the contract binds: move forward through longer outages instead of failing.
 FORWARD_ONLY = {"retries": 12, "max_retry_delay": timedelta(hours=1)}
 
@@ -69,15 +69,9 @@ FORWARD_ONLY = {"retries": 12, "max_retry_delay": timedelta(hours=1)}
     max_active_runs=2000,
     on_failure_callback=compensate_on_failure,
     params={
-        "request_id": Param(
-            type="string",
-            pattern=ID_PATTERN,
-            description="Unique id of this signature request (e.g. the CRM request id)",
-        ),
-        "deal_id": Param(type="string", pattern=ID_PATTERN, description="CRM deal id"),
-        "partner_id": Param(
-            type="string", pattern=ID_PATTERN, description="CRM partner id (the counterparty)"
-        ),
+        "request_id": id_param("Unique id of this signature request (e.g. the CRM request id)"),
+        "deal_id": id_param("CRM deal id"),
+        "partner_id": id_param("CRM partner id (the counterparty)"),
         "terms": Param(
             type="object",
             minProperties=1,
@@ -91,19 +85,11 @@ FORWARD_ONLY = {"retries": 12, "max_retry_delay": timedelta(hours=1)}
         ),
         "signer_email": Param(type="string", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", maxLength=254),
         "signer_name": Param(type="string", minLength=1, maxLength=200),
-        "signature_timeout_hours": Param(
-            168,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 30,
-            description="Not signed by then -> voided, re-negotiate choice",
+        "signature_timeout_hours": timeout_hours_param(
+            168, description="Not signed by then -> voided, re-negotiate choice"
         ),
-        "renegotiation_timeout_hours": Param(
-            72,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 30,
-            description="No re-negotiate answer by then -> deal closed",
+        "renegotiation_timeout_hours": timeout_hours_param(
+            72, description="No re-negotiate answer by then -> deal closed"
         ),
     },
 )

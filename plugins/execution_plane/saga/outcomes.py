@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from execution_plane.saga.airflow_api import AirflowApi, start_compensation
@@ -39,6 +40,15 @@ def end_badly(context: Any, status: str, reason: str) -> NoReturn:
     except Exception:  # the reconciler starts it within minutes; the bad ending is recorded already
         log.exception("could not start compensation of %s now; the reconciler will", workflow_id)
     raise AirflowFailException(f"workflow {workflow_id} {status}: {reason}")
+
+
+def end_not_approved(context: Any, gate_task_id: str, record: Callable[[str], None]) -> NoReturn:
+    """End the run after an approval gate did not approve: ``expired`` when nobody answered in time, else
+    ``rejected``. ``record(status)`` first writes the bad ending into the workflow's own tables."""
+    decision = context["ti"].xcom_pull(task_ids=gate_task_id, key="decision") or {}
+    status = "expired" if decision.get("status") == "expired" else "rejected"
+    record(status)
+    end_badly(context, status, decision_reason(context, gate_task_id, f"not approved at {gate_task_id}"))
 
 
 def decision_reason(context: Any, stage_task_id: str, default: str) -> str:
