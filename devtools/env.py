@@ -160,6 +160,15 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         # Measured (make bench, same run): webhook accepted -> next task finished p50 1.80 s / p95 2.83 s
         # at 1 s, p50 1.00 s / p95 1.69 s at 0.1 s; the idle scheduler costs 16 % of a core instead of 2.5 %.
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get("EP_SCHEDULER_IDLE_SLEEP", "0.1"),
+        # A task whose worker died with its host (kill -9 of a LocalExecutor scheduler, OOM) stays `running`
+        # until its heartbeat is this old; Airflow's 300 s default delays every such retry by 5 minutes.
+        # Live tasks heartbeat every few seconds, so a minute is still far from a false alarm.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        # Tasks a crashed scheduler had queued go back to the new one only at an orphan check that runs
+        # after the dead scheduler's heartbeat is older than scheduler_health_check_threshold (30 s). The
+        # check runs at start (too early: the dead job still looks alive) and then every 300 s by default,
+        # which left runs idle for 5 minutes after each scheduler crash in the chaos suite.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "EP_PROFILE": profile(),
         "EP_REPO": str(REPO),

@@ -1,0 +1,685 @@
+"""The three priority workflows under fire: crashes, a Postgres restart, outside outages, duplicated and
+reordered webhooks. Nothing may be lost or repeated, and every run must end as its people decided.
+
+Its own stack on its own throwaway PostgreSQL cluster (data directory under pytest's tmp, a free port), so
+the test can restart that server; the machine's shared server is never touched. The stack is the project's
+(`devtools.stack.setup` + `Stack`, profile `chaos`); a supervisor thread restarts whatever dies, as an
+operator's process supervisor would.
+
+Runs: `EP_CHAOS_RUNS` (default 20) of each of partner_approval, dd_room and signature_commitment, all
+started by CRM webhooks. Each run has a plan (approve, reject at a stage, partner declines, signer declines,
+...) that a driver carries out through public interfaces only: approvals through the REST API as the
+assigned user, partner answers and eSign status changes as signed webhooks posted to the live ingress.
+
+Faults, each at a moment chosen by the state of the runs:
+- every webhook is delivered twice, and each batch is shuffled across runs; partner answers for half the
+  partner runs arrive before the run waits for them; a stale `envelope.sent` follows each signer's action;
+- Postgres is restarted (immediate shutdown, as a crash) while the CRM webhooks starting the runs are
+  being received, and again while runs wait on people and signatures;
+- the triggerer, the scheduler (twice: with runs parked, and with compensations in flight), the
+  dag-processor and the API server are SIGKILLed;
+- task processes are SIGKILLed while running: one inside a slow eSign call, others at random;
+- eSign answers 503 to everything for 20 s, email loses responses (504 after the effect), CRM answers 503.
+
+Checked at the end: every run terminal as planned (success or failed), each rejected run compensated by
+exactly one saga_compensation run; in the sandbox's effect log every side effect and every undo exactly
+once (per idempotency key, and per message id); every webhook copy that got a 2xx stored once; no answer
+lost (an approval answered 200 never asked again). The counts are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devtools import env as ep_env
+from devtools.postgres import EmbeddedPostgres
+from devtools.stack import Setup, Stack, project_dag_ids, setup
+from include.domain.common import canonical_json, sha256_hex
+from include.domain.signature_commitment import issue_token
+from tests.chaos.support import Db, Delivery, Provider, Supervisor, task_processes, utc_now_iso
+from tests.conftest import free_port
+from tests.support.airflow_client import AirflowClient
+
+pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(2700)]
+
+PER_WORKFLOW = int(os.environ.get("EP_CHAOS_RUNS", "20"))
+DEADLINE_S = float(os.environ.get("EP_CHAOS_DEADLINE_S", "1800"))
+PEOPLE_DELAY_S = 1.5  # nobody answers faster (Airflow 3.3.2 fails an answer given in the first second)
+WORKSTREAMS = ("financial", "legal", "technical", "product", "security")
+TERMS = {"revenue_share_pct": 20, "term_months": 24, "territory": ["AE", "SA"], "exclusivity": False}
+PA, DD, SC = "partner_approval", "dd_room", "signature_commitment"
+
+
+# ------------------------------------------------------------------------------------------------ the stack
+@dataclass
+class Chaos:
+    setup: Setup
+    stack: Stack
+    pg: EmbeddedPostgres
+    supervisor: Supervisor
+    meta: Db
+    business: Db
+    af: AirflowClient
+    sandbox: httpx.Client
+    provider: Provider
+    secrets: dict[str, str]
+    pg_restarts: list[str] = field(default_factory=list)
+
+    def restart_postgres(self, why: str, down_s: float = 2.0) -> None:
+        """A crash and a restart: immediate shutdown (no checkpoint, clients cut off), then start again."""
+        self.pg.stop("immediate")
+        time.sleep(down_s)
+        self.pg.start(timeout=60)
+        self.pg_restarts.append(why)
+
+
+@pytest.fixture(scope="module")
+def chaos() -> Iterator[Chaos]:
+    pg_port = free_port()
+    # Not under pytest's tmp_path: pytest deletes all but the last 3 base temp dirs when a session starts,
+    # which removed a running cluster's data directory under this test when another pytest started.
+    datadir = Path(tempfile.mkdtemp(prefix="ep-chaos-pg-"))
+    pg = EmbeddedPostgres(datadir / "pgdata", pg_port)
+    pg.start(timeout=60)
+    saved = {k: os.environ.get(k) for k in ("EP_PROFILE", "EP_POSTGRES_URL", "EP_POSTGRES")}
+    os.environ.update(
+        {"EP_PROFILE": "chaos", "EP_POSTGRES_URL": f"postgresql://postgres@127.0.0.1:{pg_port}"}
+    )
+    stack: Stack | None = None
+    supervisor: Supervisor | None = None
+    try:
+        s = setup(ep_env.Ports(api=free_port(), sandbox=free_port()))
+        s.env.update(
+            {
+                "EP_RECONCILER_GRACE_S": "5",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            }
+        )
+        stack = Stack(s, log_dir=ep_env.airflow_home() / "chaos-logs")
+        stack.start_sandbox()
+        stack.start_airflow()
+        stack.wait_healthy(timeout=240)
+        stack.wait_dags_and_unpause(project_dag_ids(), timeout=240)
+        supervisor = Supervisor(stack)
+        supervisor.start()
+        values = ep_env.settings_values(s.pg, s.ports, s.secrets)
+        meta_url = s.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace(
+            "postgresql+psycopg2://", "postgresql://"
+        )
+        yield Chaos(
+            setup=s,
+            stack=stack,
+            pg=pg,
+            supervisor=supervisor,
+            meta=Db(meta_url),
+            business=Db(s.business_db_url),
+            af=AirflowClient(stack.api_url, s.secrets.user_passwords),
+            sandbox=httpx.Client(base_url=stack.sandbox_url, timeout=30),
+            provider=Provider(stack.api_url),
+            secrets={
+                "crm": values["EP_WEBHOOK_CRM_SECRET"],
+                "esign": values["EP_WEBHOOK_ESIGN_SECRET"],
+                "events": values["EP_WEBHOOK_EVENTS_SECRET"],
+                "approval_token": s.secrets.approval_token_secret,
+            },
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        if stack is not None:
+            stack.stop()
+        pg.stop("immediate")
+        shutil.rmtree(datadir, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# ------------------------------------------------------------------------------------------------- the plans
+@dataclass
+class Plan:
+    dag_id: str
+    kind: str
+    request_id: str
+    conf: dict[str, Any]
+    answers: dict[str, tuple[str, str]]  # task_id -> (option, assigned user)
+    expect_run: str  # success | failed
+    expect_saga: str  # completed | compensated
+    partner_event: str | None = None  # partner_approval: partner.accepted / partner.declined
+    partner_early: bool = False  # sent before the run waits for it
+    signer_action: str | None = None  # signature_commitment: sign / decline
+
+    @property
+    def event_id(self) -> str:
+        return f"crm-{self.request_id}"
+
+    @property
+    def run_id(self) -> str:
+        return f"crm__{self.event_id}"
+
+    @property
+    def workflow_id(self) -> str:
+        return f"{self.dag_id}:{self.request_id}"
+
+
+def partner_plan(i: int) -> Plan:
+    rid = f"cpa-{i:02d}-{uuid.uuid4().hex[:6]}"
+    kind = ("happy", "legal_reject", "happy", "partner_declined", "exec_reject")[i % 5]
+    answers = {"manager_approval": ("Approve", "manager")}
+    answers["round_1.legal_review"] = ("Reject" if kind == "legal_reject" else "Approve", "legal")
+    if kind in ("happy", "exec_reject"):
+        answers["executive_approval"] = ("Reject" if kind == "exec_reject" else "Approve", "executive")
+    ok = kind == "happy"
+    return Plan(
+        PA,
+        kind,
+        rid,
+        {"request_id": rid, "partner_id": f"P-{rid}", "requested_by": "chaos"},
+        answers,
+        "success" if ok else "failed",
+        "completed" if ok else "compensated",
+        partner_event=None
+        if kind == "legal_reject"
+        else ("partner.declined" if kind == "partner_declined" else "partner.accepted"),
+        partner_early=i % 2 == 0,
+    )
+
+
+def dd_plan(i: int) -> Plan:
+    rid = f"cdd-{i:02d}-{uuid.uuid4().hex[:6]}"
+    kind = ("happy", "happy", "ic_reject", "lead_reject")[i % 4]
+    answers = {f"{ws}.lead_signoff": ("Approve", "dd_lead") for ws in WORKSTREAMS}
+    if kind == "lead_reject":
+        answers[f"{WORKSTREAMS[i % 5]}.lead_signoff"] = ("Reject", "dd_lead")
+    else:
+        answers["ic_review"] = ("Reject" if kind == "ic_reject" else "Approve", "ic_member")
+    ok = kind == "happy"
+    conf = {
+        "request_id": rid,
+        "deal_id": f"deal-{rid}",
+        "target_company": "Acme Robotics",
+        "target_contact_email": f"{rid}@target.example",
+        "base_valuation_usd": 25_000_000,
+    }
+    return Plan(
+        DD, kind, rid, conf, answers, "success" if ok else "failed", "completed" if ok else "compensated"
+    )
+
+
+def signature_plan(i: int, token_secret: str) -> Plan:
+    rid = f"csc-{i:02d}-{uuid.uuid4().hex[:6]}"
+    signed = i % 2 == 0
+    conf = {
+        "request_id": rid,
+        "deal_id": f"deal-{rid}",
+        "partner_id": "P-STRONG-1",
+        "terms": TERMS,
+        "approval_token": issue_token(
+            token_secret,
+            workflow_key=f"{SC}:{rid}",
+            terms_sha256=sha256_hex(canonical_json(TERMS)),
+            approver="exec@execution-plane.example",
+            issued_at=int(time.time()),
+            ttl_s=6 * 3600,
+        ),
+        "signer_email": f"{rid}@partner.example",
+        "signer_name": "Dana Signer",
+    }
+    answers = (
+        {} if signed else {"renegotiate_choice": (("Re-negotiate", "Close deal")[i % 4 // 2], "deal_desk")}
+    )
+    return Plan(
+        SC,
+        "signed" if signed else "declined",
+        rid,
+        conf,
+        answers,
+        "success" if signed else "failed",
+        "completed" if signed else "compensated",
+        signer_action="sign" if signed else "decline",
+    )
+
+
+# ------------------------------------------------------------------------------------------------ the driver
+class Driver:
+    """Carries out every run's plan from the state of its tasks, and fires each fault once its moment has
+    come. Reads Airflow's state from the metadata database (no load on the API server that also hosts the
+    webhook ingress); acts only through the REST API and the webhook routes."""
+
+    def __init__(self, c: Chaos, plans: list[Plan]) -> None:
+        self.c = c
+        self.plans = {p.run_id: p for p in plans}
+        self.seen_waiting: dict[tuple[str, str, int], float] = {}
+        self.answered: dict[tuple[str, str], tuple[int, float]] = {}  # (run, task) -> (try, when answered)
+        self.answers_ok = 0
+        self.answer_errors: Counter[str] = Counter()
+        self.lost_answers: list[tuple[str, str, int, int, int]] = []  # run, task, try, answered try, s
+        self.slowest_resume = 0.0
+        self.partner_sent: set[str] = set()
+        self.signer_done: set[str] = set()
+        self.fired: dict[str, float] = {}
+        self.started = time.monotonic()
+        self.task_kills: list[str] = []
+        self.faults: list[dict[str, Any]] = []
+
+    # -- reading state
+    def task_rows(self) -> dict[str, dict[str, tuple[str, int, str]]] | None:
+        rows = self.c.meta.rows(
+            "SELECT run_id, task_id, coalesce(state, ''), try_number, id::text FROM task_instance"
+            " WHERE dag_id = ANY(%s) AND run_id = ANY(%s)",
+            [PA, DD, SC],
+            list(self.plans),
+        )
+        if rows is None:
+            return None
+        out: dict[str, dict[str, tuple[str, int, str]]] = {}
+        for run_id, task_id, state, try_number, ti_id in rows:
+            out.setdefault(run_id, {})[task_id] = (state, try_number, ti_id)
+        return out
+
+    def run_states(self) -> dict[str, str] | None:
+        rows = self.c.meta.rows(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ANY(%s) AND run_id = ANY(%s)",
+            [PA, DD, SC],
+            list(self.plans),
+        )
+        return None if rows is None else {str(r[0]): str(r[1]) for r in rows}
+
+    def compensation_states(self) -> dict[str, str] | None:
+        rows = self.c.meta.rows(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = 'saga_compensation' AND run_id = ANY(%s)",
+            [f"compensate__{p.workflow_id}" for p in self.plans.values()],
+        )
+        return None if rows is None else {str(r[0]): str(r[1]) for r in rows}
+
+    # -- acting as people
+    def answer_people(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
+        now = time.monotonic()
+        for run_id, plan in self.plans.items():
+            for task_id, (option, user) in plan.answers.items():
+                state, try_number, ti_id = tis.get(run_id, {}).get(task_id, ("", 0, ""))
+                if state != "awaiting_input":
+                    continue
+                first = self.seen_waiting.setdefault((run_id, task_id, try_number), now)
+                done = self.answered.get((run_id, task_id))
+                if done is not None:
+                    if try_number <= done[0] and not self.erased(ti_id, now - done[1]):
+                        # Answered; the run resumes when the triggerer sees it (after a triggerer or
+                        # Postgres restart that can take a while): not a loss, only slow.
+                        self.slowest_resume = max(self.slowest_resume, now - done[1])
+                        continue
+                    # Asked again (a later try, or the answer erased from this try's detail): lost.
+                    if (run_id, task_id, try_number) not in {x[:3] for x in self.lost_answers}:
+                        self.lost_answers.append((run_id, task_id, try_number, done[0], round(now - done[1])))
+                if now - first < PEOPLE_DELAY_S:
+                    continue
+                try:
+                    resp = self.c.af.answer(plan.dag_id, run_id, task_id, option, user=user, comment="chaos")
+                except httpx.HTTPError as exc:
+                    self.answer_errors[type(exc).__name__] += 1
+                    continue
+                if resp.status_code == 200:
+                    self.answered[(run_id, task_id)] = (try_number, now)
+                    self.answers_ok += 1
+                else:
+                    self.answer_errors[str(resp.status_code)] += 1
+
+    def erased(self, ti_id: str, since_answer_s: float) -> bool:
+        """A 200 answer no longer on the task's HITL detail, while the task still waits for one."""
+        if since_answer_s < 30:
+            return False
+        rows = self.c.meta.rows("SELECT responded_at IS NULL FROM hitl_detail WHERE ti_id = %s::uuid", ti_id)
+        return bool(rows and rows[0][0])
+
+    # -- acting as the partner and the signer
+    def partner_events(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
+        for run_id, plan in self.plans.items():
+            if plan.partner_event is None or run_id in self.partner_sent:
+                continue
+            mine = tis.get(run_id, {})
+            ready = (
+                (run_id, "manager_approval") in self.answered
+                if plan.partner_early
+                else mine.get("round_1.partner_response", ("",))[0] == "deferred"
+            )
+            if not ready:
+                continue
+            self.partner_sent.add(run_id)
+            body = {
+                "event_id": f"answer-{plan.request_id}",
+                "type": plan.partner_event,
+                "correlation_key": f"{PA}:{plan.request_id}:round:1",
+                "occurred_at": utc_now_iso(),
+                "payload": {"note": "chaos"},
+            }
+            self.c.provider.queue(Delivery("/events/partner", self.c.secrets["events"], body))
+
+    def signer_events(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
+        waiting = [
+            p
+            for run_id, p in self.plans.items()
+            if p.signer_action
+            and run_id not in self.signer_done
+            and tis.get(run_id, {}).get("wait_for_signature", ("",))[0] == "deferred"
+        ]
+        for plan in waiting:
+            rows = self.c.business.rows(
+                "SELECT envelope_id FROM signature_requests WHERE workflow_id = %s", plan.workflow_id
+            )
+            if not rows or not rows[0][0]:
+                continue
+            envelope = str(rows[0][0])
+            try:
+                resp = self.c.sandbox.post(
+                    f"/_sandbox/esign/envelopes/{envelope}/{plan.signer_action}", params={"deliver": "false"}
+                )
+            except httpx.HTTPError:
+                continue
+            resp.raise_for_status()
+            event = resp.json()["event"]
+            self.signer_done.add(plan.run_id)
+            self.c.provider.queue(Delivery("/esign", self.c.secrets["esign"], event))
+            # A stale status webhook arriving after the signer's: out of order, must change nothing.
+            stale = {
+                **event,
+                "event_id": f"{event['envelope_id']}-sent",
+                "type": "envelope.sent",
+                "occurred_at": resp.json()["envelope"]["sent_at"],
+            }
+            self.c.provider.queue(Delivery("/esign", self.c.secrets["esign"], stale))
+
+    # -- faults
+    def once(self, name: str) -> bool:
+        if name in self.fired:
+            return False
+        self.fired[name] = round(time.monotonic() - self.started, 1)
+        return True
+
+    def kill_task(self, tis: dict[str, dict[str, tuple[str, int, str]]], task_ids: set[str] | None) -> bool:
+        """SIGKILL the process of one running task (of ``task_ids``, or any); True if one was killed."""
+        procs = task_processes()
+        running = [
+            (run_id, task_id, ti_id)
+            for run_id, mine in tis.items()
+            for task_id, (state, try_number, ti_id) in mine.items()
+            # A task has 3 retries: never the kill that could be its last try (outages may have used two).
+            if state == "running"
+            and try_number <= 2
+            and ti_id in procs
+            and (task_ids is None or task_id in task_ids)
+        ]
+        if not running:
+            return False
+        run_id, task_id, ti_id = random.choice(running)
+        try:
+            os.kill(procs[ti_id], 9)
+        except ProcessLookupError:
+            return False
+        self.task_kills.append(f"{self.plans[run_id].dag_id}.{task_id}")
+        return True
+
+    def fault(self, **spec: Any) -> None:
+        resp = self.c.sandbox.post("/_sandbox/faults", json=spec)
+        resp.raise_for_status()
+        self.faults.append(spec)
+
+
+def elapsed_since(d: Driver) -> float:
+    return time.monotonic() - d.started
+
+
+def start_runs(c: Chaos, plans: list[Plan]) -> Counter[int | None]:
+    """The CRM starts every run (each webhook twice, all shuffled); Postgres restarts while they arrive."""
+    for plan in plans:
+        body = {
+            "event_id": plan.event_id,
+            "workflow": plan.dag_id,
+            "occurred_at": utc_now_iso(),
+            "payload": plan.conf,
+        }
+        c.provider.queue(Delivery("/crm/events", c.secrets["crm"], body))
+    sender = threading.Thread(target=c.provider.flush, name="crm-webhooks")
+    sender.start()
+    third = len(plans) * 2 // 3
+    while c.provider.attempts < third and sender.is_alive():
+        time.sleep(0.05)
+    c.restart_postgres("while the CRM webhooks starting the runs were being received")
+    sender.join()
+    deadline = time.monotonic() + 300
+    while c.provider.pending() and time.monotonic() < deadline:
+        time.sleep(1)
+        c.provider.flush()
+    assert c.provider.pending() == 0, "CRM webhooks never accepted"
+    return Counter(s for d in c.provider.sent for s in d.statuses)
+
+
+def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
+    c = chaos
+    seed = int(time.time())
+    random.seed(seed)
+    c.sandbox.post("/_sandbox/reset").raise_for_status()
+    plans = (
+        [partner_plan(i) for i in range(PER_WORKFLOW)]
+        + [dd_plan(i) for i in range(PER_WORKFLOW)]
+        + [signature_plan(i, c.secrets["approval_token"]) for i in range(PER_WORKFLOW)]
+    )
+    d = Driver(c, plans)
+    # Outside systems misbehave from the start: eSign down (until cleared below), email responses lost after
+    # the effect, CRM refusing a few calls, one slow eSign call that a kill -9 interrupts.
+    d.fault(system="esign", action=None, mode="error", status=503, delay_s=0, count=100_000)
+    d.fault(system="email", action="send", mode="drop", status=504, delay_s=0, count=4)
+    d.fault(system="crm", action=None, mode="error", status=503, delay_s=0, count=5)
+    crm_statuses = start_runs(c, plans)
+    d.started = time.monotonic()  # the faults' moments count from here
+    last_random_kill = 0.0
+
+    deadline = time.monotonic() + DEADLINE_S
+    runs: dict[str, str] = {}
+    comps: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        tis = d.task_rows()
+        run_states = d.run_states()
+        comp_states = d.compensation_states()
+        if tis is None or run_states is None or comp_states is None:
+            continue  # Postgres is away; so is everyone else
+        runs, comps = run_states, comp_states
+        d.answer_people(tis)
+        d.partner_events(tis)
+        d.signer_events(tis)
+        if (
+            c.provider.pending()
+            and elapsed_since(d) > 30
+            and d.once("API server killed while webhooks arrive")
+        ):
+            c.supervisor.kill("api-server")
+        c.provider.flush()
+        elapsed = time.monotonic() - d.started
+
+        def count(dag_id: str, task_id: str, state: str, tis: Any = tis) -> int:
+            return sum(
+                tis.get(r, {}).get(task_id, ("",))[0] == state
+                for r, p in d.plans.items()
+                if p.dag_id == dag_id
+            )
+
+        if elapsed > 20 and d.once("esign back after a 20 s outage"):
+            c.sandbox.delete("/_sandbox/faults").raise_for_status()
+            d.fault(system="esign", action="create_envelope", mode="slow", status=503, delay_s=6, count=1)
+        if (
+            "esign back after a 20 s outage" in d.fired
+            and "kill -9 a task inside a slow eSign call" not in d.fired
+            and d.kill_task(tis, {"send_signature_request"})
+        ):
+            d.once("kill -9 a task inside a slow eSign call")
+        parked = count(PA, "manager_approval", "awaiting_input") + count(SC, "wait_for_signature", "deferred")
+        if parked >= PER_WORKFLOW // 2 and d.once("triggerer + scheduler killed with runs parked"):
+            c.supervisor.kill("triggerer")
+            c.supervisor.kill("scheduler")
+        if (
+            "triggerer + scheduler killed with runs parked" in d.fired
+            and count(DD, "financial.lead_signoff", "awaiting_input") >= 1
+            and d.once("Postgres restarted while runs wait on people and signatures")
+        ):
+            c.restart_postgres("while runs wait on people and signatures")
+        random_kills = sum(k.startswith("random:") for k in d.fired)
+        if elapsed > 60 and random_kills < 3 and elapsed - last_random_kill > 20 and d.kill_task(tis, None):
+            d.once(f"random: kill -9 a running task #{random_kills + 1} ({d.task_kills[-1]})")
+            last_random_kill = elapsed
+        if elapsed > 90 and d.once("dag-processor killed"):
+            c.supervisor.kill("dag-processor")
+        if any(s == "running" for s in comp_states.values()) and d.once("scheduler killed mid-compensation"):
+            c.supervisor.kill("scheduler")
+        if "scheduler killed mid-compensation" in d.fired and d.once("kill -9 a compensation task"):
+            comp_tis = c.meta.rows(
+                "SELECT id::text FROM task_instance WHERE dag_id = 'saga_compensation' AND state = 'running'"
+            )
+            procs = task_processes()
+            victims = [r[0] for r in comp_tis or [] if r[0] in procs]
+            if victims:
+                os.kill(procs[victims[0]], 9)
+                d.task_kills.append("saga_compensation")
+            else:
+                del d.fired["kill -9 a compensation task"]  # none running this second: try again
+        all_done = all(runs.get(r) in ("success", "failed") for r in d.plans)
+        comps_done = all(
+            comps.get(f"compensate__{p.workflow_id}") in ("success", "failed")
+            for p in d.plans.values()
+            if p.expect_saga == "compensated"
+        )
+        if all_done and comps_done and c.provider.pending() == 0:
+            break
+    elapsed_total = round(time.monotonic() - d.started, 1)
+
+    # ---------------------------------------------------------------------------------------- the verdict
+    workflow_ids = [p.workflow_id for p in plans]
+    comp_runs = c.meta.rows(
+        "SELECT run_id, state FROM dag_run WHERE dag_id = 'saga_compensation' AND run_id = ANY(%s)",
+        [f"compensate__{w}" for w in workflow_ids],
+    )
+    sagas = dict(
+        c.business.rows(
+            "SELECT workflow_id, status FROM saga_workflows WHERE workflow_id = ANY(%s)", workflow_ids
+        )
+        or []
+    )
+    steps = c.business.rows(
+        "SELECT count(*) FILTER (WHERE status = 'compensated'),"
+        " count(*) FILTER (WHERE status <> 'compensated' AND compensation_action IS NOT NULL)"
+        " FROM saga_steps WHERE workflow_id = ANY(%s)",
+        [p.workflow_id for p in plans if p.expect_saga == "compensated"],
+    )
+    durations = c.meta.rows(
+        "SELECT extract(epoch FROM max(end_date) - min(start_date)),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM end_date - start_date))"
+        " FROM dag_run WHERE run_id = ANY(%s)",
+        list(d.plans),
+    )
+    stored = {
+        str(r[0]).split(":", 1)[-1] for r in c.business.rows("SELECT event_id FROM external_events") or []
+    }
+    effects = c.sandbox.get("/_sandbox/effects").json()["effects"]
+    assert comp_runs is not None and steps is not None and durations is not None
+
+    # Nothing accepted is lost: every outside event with a 2xx copy is stored; every CRM event has its run.
+    accepted = {x.event_id for x in c.provider.sent if x.accepted_copies and x.path != "/crm/events"}
+    lost_events = accepted - stored
+    # Every side effect and every undo exactly once: per idempotency key, and per message id.
+    keyed = Counter((e["system"], e["action"], e["idempotency_key"]) for e in effects if e["idempotency_key"])
+    duplicates = {k: n for k, n in keyed.items() if n > 1}
+    per_message = Counter(
+        (e["system"], e["payload"].get("message_id")) for e in effects if e["action"] == "send"
+    )
+    duplicate_messages = {k: n for k, n in per_message.items() if n > 1}
+    # Content-addressed calls (docstore objects and rooms) carry no key: their resource id is the key.
+    unkeyed = Counter(
+        (e["system"], e["action"], e["resource_id"]) for e in effects if not e["idempotency_key"]
+    )
+    duplicates.update({k: n for k, n in unkeyed.items() if n > 1})
+    envelopes = Counter(
+        e["payload"].get("correlation_key") for e in effects if e["action"] == "create_envelope"
+    )
+    figures = {
+        "seed": seed,
+        "runs": {dag: sum(p.dag_id == dag for p in plans) for dag in (PA, DD, SC)},
+        "plans": dict(Counter(f"{p.dag_id}:{p.kind}" for p in plans)),
+        "seconds_after_start": elapsed_total,
+        "run_seconds": {"all": durations[0][0], "p50": durations[0][1]},
+        "component_kills": dict(c.supervisor.kills),
+        "restarts_by_supervisor": dict(c.supervisor.restarts),
+        "task_processes_killed": d.task_kills,
+        "postgres_restarts": c.pg_restarts,
+        "outside_faults": [f"{f['system']}.{f['action'] or '*'} {f['mode']} x{f['count']}" for f in d.faults],
+        "faults_fired_at_s": d.fired,
+        "webhooks": {
+            "events": len(c.provider.sent),
+            "copies_accepted": sum(x.accepted_copies for x in c.provider.sent),
+            "attempts": c.provider.attempts,
+            "refused_then_retried": {str(k): v for k, v in c.provider.refused.items()},
+            "crm_statuses": {str(k): v for k, v in crm_statuses.items()},
+        },
+        "answers": {
+            "accepted": d.answers_ok,
+            "errors_then_retried": dict(d.answer_errors),
+            "slowest_answer_to_resume_s": round(d.slowest_resume, 1),
+            "asked_again_on_a_later_try": d.lost_answers,
+        },
+        "effects": len(effects),
+        "effects_by_action": dict(Counter(f"{e['system']}.{e['action']}" for e in effects)),
+        "compensated_steps": steps[0][0],
+        "duplicates": len(duplicates) + len(duplicate_messages),
+        "lost": len(lost_events) + len(d.lost_answers) + len(c.provider.rejected),
+    }
+    print("\nchaos (priority workflows): " + json.dumps(figures, default=str))
+
+    wrong = {r: (runs.get(r), p.expect_run) for r, p in d.plans.items() if runs.get(r) != p.expect_run}
+    assert not wrong, f"runs not ending as planned after {elapsed_total} s: {wrong}"
+    saga_wrong = {
+        p.workflow_id: (sagas.get(p.workflow_id), p.expect_saga)
+        for p in plans
+        if sagas.get(p.workflow_id) != p.expect_saga
+    }
+    assert not saga_wrong, saga_wrong
+    # Exactly one compensation run per compensated workflow, succeeded; none for the completed ones.
+    assert sorted(comp_runs) == sorted(
+        (f"compensate__{p.workflow_id}", "success") for p in plans if p.expect_saga == "compensated"
+    ), comp_runs
+    assert steps[0][1] == 0, f"{steps[0][1]} steps of compensated workflows were not undone"
+    assert c.provider.rejected == [], c.provider.rejected
+    assert not lost_events, lost_events
+    assert set(runs) == set(d.plans), "a CRM webhook accepted without its run"
+    assert d.lost_answers == [], d.lost_answers
+    assert duplicates == {}, duplicates
+    assert duplicate_messages == {}, duplicate_messages
+    assert len(envelopes) == PER_WORKFLOW and set(envelopes.values()) == {1}, envelopes
+    # Every fault happened at its moment, or the test did not test what it says.
+    expected = {
+        "esign back after a 20 s outage",
+        "kill -9 a task inside a slow eSign call",
+        "triggerer + scheduler killed with runs parked",
+        "Postgres restarted while runs wait on people and signatures",
+        "dag-processor killed",
+        "API server killed while webhooks arrive",
+        "scheduler killed mid-compensation",
+        "kill -9 a compensation task",
+    }
+    assert expected <= set(d.fired), expected - set(d.fired)
+    assert len(c.pg_restarts) == 2 and len(d.task_kills) >= 4, (c.pg_restarts, d.task_kills)
