@@ -118,6 +118,54 @@ def test_instant_machine_answer_still_succeeds(live: Any, business_db: Any) -> N
         assert cur.fetchall() == [("approved", "manager", "instant")]
 
 
+def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any) -> None:
+    """After a scheduler crash Airflow 3.3.2 can run a task the dead scheduler had queued a second time,
+    same try number (seen in the chaos suite: two executions in one attempt log). The second execution's
+    HITL upsert erases an answer given to the first, so the gate must find it before asking again.
+
+    Reproduced deterministically: the triggerer is down (nothing picks the answer up), the gate is answered,
+    then its task instance is put back to `scheduled` as the orphan reset does."""
+    import psycopg2
+
+    from devtools.stack import read_state
+
+    af = live.airflow
+    request_id, run_id = start(live)
+    af.wait_task_state(DAG, run_id, "wait_for_go", ("deferred",))
+    go_event(live, request_id)
+    af.wait_task_state(DAG, run_id, "review", ("awaiting_input",), timeout=120)
+    meta_url = str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).replace(  # type: ignore[index]
+        "postgresql+psycopg2://", "postgresql://"
+    )
+    live.stack.kill("triggerer")
+    try:
+        time.sleep(1.2)
+        resp = af.answer(DAG, run_id, "review", "Approve", user="manager", comment="given once")
+        assert resp.status_code == 200, resp.text
+        conn = psycopg2.connect(meta_url)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE task_instance SET state = 'scheduled', trigger_id = NULL, next_method = NULL,"
+                    " next_kwargs = NULL WHERE dag_id = %s AND run_id = %s AND task_id = 'review'"
+                    " RETURNING try_number",
+                    (DAG, run_id),
+                )
+                assert cur.fetchall() == [(1,)]
+        finally:
+            conn.close()
+        assert af.wait_run(DAG, run_id, timeout=180) == "success"  # not asked again
+    finally:
+        live.stack.start_component("triggerer")
+    assert af.task_instance(DAG, run_id, "review")["try_number"] == 1
+    with business_db.cursor() as cur:
+        cur.execute(
+            "SELECT status, decided_by, comment FROM approval_requests WHERE workflow_id = %s",
+            (f"{DAG}:{request_id}",),
+        )
+        assert cur.fetchall() == [("approved", "manager", "given once")]
+
+
 def test_wrong_user_and_unknown_option_are_refused(live: Any) -> None:
     af = live.airflow
     request_id, run_id = start(live)

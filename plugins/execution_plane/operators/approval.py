@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
@@ -89,6 +89,7 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         # The saga (and the database driver behind it) only at run time: DAG files import this operator.
         from execution_plane.saga.steps import Saga
 
+        started = datetime.now(UTC)
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
             request_id = saga.record_approval_request(
                 stage=self.stage, task_id=self.task_id, assignees=self.assignees, subject=self.subject
@@ -97,7 +98,12 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
             if decided is not None:
                 log.info("approval %s already decided (%s): not asking again", request_id, decided["status"])
                 return self._route(context, decided["status"])
-            earlier = self._answer_of_an_earlier_try(context, saga.approval_opened_at(request_id))
+            opened_at = saga.approval_opened_at(request_id)
+            # Opened by an earlier execution: a retry, or the same try run again (Airflow 3.3.2 queues a
+            # task a crashed scheduler had queued once more, same try number, even when a worker already
+            # ran it; the second run's HITL upsert then erases an answer given to the first).
+            reopened = opened_at < started
+            earlier = self._answer_of_an_earlier_try(context, opened_at, reopened=reopened)
             if earlier is not None:
                 log.warning(
                     "approval %s: answer received by an earlier try (Airflow 3.3.2 early-answer "
@@ -117,14 +123,21 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
                 saga.set_notified(request_id, sent["message_id"])
         return super().execute(context)
 
-    def _answer_of_an_earlier_try(self, context: Any, opened_at: datetime) -> dict[str, Any] | None:
+    def _answer_of_an_earlier_try(
+        self, context: Any, opened_at: datetime, *, reopened: bool = False
+    ) -> dict[str, Any] | None:
+        """An answer given to an earlier execution of this gate: to an earlier try, or (``reopened``) to an
+        earlier run of this same try. Read from the tries' HITL details, then from the event log, which
+        keeps answers the HITL upsert of a later execution erased."""
         ti = context["ti"]
-        if ti.try_number <= 1:
+        if ti.try_number <= 1 and not reopened:
             return None
         from execution_plane.saga.airflow_api import AirflowApi
 
         api = AirflowApi()
-        for try_number in range(ti.try_number - 1, 0, -1):
+        # This execution has not asked yet: an answer on the current try's detail was given to an earlier one.
+        first = ti.try_number if reopened else ti.try_number - 1
+        for try_number in range(first, 0, -1):
             detail = api.hitl_detail_of_try(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index)
             if detail and detail.get("response_received"):
                 responded_at = detail.get("responded_at")
