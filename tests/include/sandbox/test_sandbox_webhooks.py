@@ -126,9 +126,8 @@ def test_wait_false_returns_at_once_and_delivers_in_the_background(
     client: TestClient, receiver: Receiver
 ) -> None:
     client.post("/_sandbox/config", json={"webhook_delay_s": 1.0})
-    started = time.monotonic()
     result = client.post("/_sandbox/events", params={"wait": "false"}, json=PARTNER_ANSWER).json()
-    assert time.monotonic() - started < 1.0
+    # Returned before the delivery (held back 1 s) happened: nothing received yet, nothing reported.
     assert (result["queued"], result["deliveries"]) == (1, [])
     assert receiver.received() == []
     receiver.wait_for(1)

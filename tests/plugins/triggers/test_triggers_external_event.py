@@ -112,12 +112,10 @@ async def test_event_inserted_after_start_wakes_the_trigger_by_notify(event_tabl
     )
     assert not waiting.done()
 
-    started = time.monotonic()
     event_id = event_table.insert(key, "signed")
-    event = await asyncio.wait_for(waiting, timeout=5)
+    # The periodic re-check is 60 s away: ending within this wait, only the NOTIFY can have woken it.
+    event = await asyncio.wait_for(waiting, timeout=30)
 
-    # The periodic re-check is 60 s away: only the NOTIFY can have woken it this fast.
-    assert time.monotonic() - started < 2
     assert event.payload["status"] == "received"
     assert event.payload["event"]["event_id"] == event_id
 
@@ -186,7 +184,7 @@ async def test_timeout_yields_expired(event_table: EventTable) -> None:
     )
 
     assert event.payload == {"status": "expired", "timeout_at": datetime.fromisoformat(deadline).isoformat()}
-    assert 0.8 < time.monotonic() - started < 5
+    assert time.monotonic() - started > 0.8  # not before its deadline (the wait_for above bounds the rest)
 
 
 @pytest.mark.asyncio

@@ -92,12 +92,9 @@ def test_importing_the_plugin_touches_no_database() -> None:
     """Every component imports plugins: with both databases unreachable the import still succeeds."""
     script = textwrap.dedent(
         """
-        import time
-        started = time.perf_counter()
         import execution_plane.plugin
         from execution_plane.webhooks import credentials, db
         assert db._pool is None and credentials._cache == {}
-        print(time.perf_counter() - started)
         """
     )
     env: dict[str, Any] = {
@@ -111,4 +108,3 @@ def test_importing_the_plugin_touches_no_database() -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert float(result.stdout.strip().splitlines()[-1]) < 5
