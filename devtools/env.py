@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,12 @@ def settings_values(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str,
     }
 
 
+def _free_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
 def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str]:
     """The environment of every Airflow process (API server, scheduler, dag-processor, triggerer, CLI)."""
     meta_db, _ = database_names()
@@ -154,6 +161,11 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # Each stack's log servers (task logs from workers, trigger logs from the triggerer) on loopback
+        # ports of its own: with Airflow's fixed 8793/8794 a second stack on the machine (`make run` beside
+        # `make test` or `make bench`) cannot bind them and its triggerer exits at start.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": os.environ.get("EP_WORKER_LOG_PORT") or _free_port(),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": os.environ.get("EP_TRIGGER_LOG_PORT") or _free_port(),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # After a loop with nothing to do the scheduler sleeps this long (default 1 s), so a task that a
         # webhook or an answer just ended waits up to that long before its downstream task is queued.
