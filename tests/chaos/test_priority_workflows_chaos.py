@@ -541,7 +541,7 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         elif (
             "triggerer + scheduler killed with runs parked" in d.fired
             and elapsed - d.fired["triggerer + scheduler killed with runs parked"] > 30
-            and parked >= PER_WORKFLOW // 2
+            and parked >= 1  # people answer within seconds here, so a handful wait at any moment
             and d.once("Postgres restarted while runs wait on people and signatures")
         ):
             c.restart_postgres("while runs wait on people and signatures")
