@@ -42,18 +42,20 @@ class Live:
         return list(body["effects"] if isinstance(body, dict) else body)
 
 
+def meta_db_url() -> str:
+    """The test profile's Airflow metadata database, as psycopg2 takes it."""
+    from devtools.stack import read_state
+
+    url = str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # type: ignore[index]
+    return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
 def clear_leftovers() -> None:
     """Runs a killed earlier session left behind would resume in this stack (and, with their triggers,
     wait or fail in it): the test profile starts every live session from finished runs only."""
     import psycopg2
 
-    from devtools.stack import read_state
-
-    state = read_state()
-    meta_url = str(state["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).replace(  # type: ignore[index]
-        "postgresql+psycopg2://", "postgresql://"
-    )
-    conn = psycopg2.connect(meta_url)
+    conn = psycopg2.connect(meta_db_url())
     try:
         with conn, conn.cursor() as cur:
             cur.execute(

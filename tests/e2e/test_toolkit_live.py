@@ -127,22 +127,19 @@ def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any)
     then its task instance is put back to `scheduled` as the orphan reset does."""
     import psycopg2
 
-    from devtools.stack import read_state
+    from tests.e2e.conftest import meta_db_url
 
     af = live.airflow
     request_id, run_id = start(live)
     af.wait_task_state(DAG, run_id, "wait_for_go", ("deferred",))
     go_event(live, request_id)
     af.wait_task_state(DAG, run_id, "review", ("awaiting_input",), timeout=120)
-    meta_url = str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).replace(  # type: ignore[index]
-        "postgresql+psycopg2://", "postgresql://"
-    )
     live.stack.kill("triggerer")
     try:
         time.sleep(1.2)
         resp = af.answer(DAG, run_id, "review", "Approve", user="manager", comment="given once")
         assert resp.status_code == 200, resp.text
-        conn = psycopg2.connect(meta_url)
+        conn = psycopg2.connect(meta_db_url())
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(
