@@ -12,3 +12,6 @@ COPY --chown=airflow:root include/ /opt/airflow/include/
 # include/ (business logic, migrations) and the execution_plane package must import everywhere:
 # workers, the dag-processor, the API server (webhook plugin) and the triggerer (triggers).
 ENV PYTHONPATH=/opt/airflow:/opt/airflow/plugins
+
+# Airflow's LocalExecutor with a bounded shutdown (plugins/execution_plane/executor.py, apache/airflow#67870).
+ENV AIRFLOW__CORE__EXECUTOR=execution_plane.executor.BoundedLocalExecutor

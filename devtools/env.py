@@ -143,7 +143,9 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # Airflow's LocalExecutor with a shutdown that cannot hang (apache/airflow#67870): a scheduler that
+        # lost Postgres waited forever on an idle worker instead of exiting to be restarted. See its module.
+        "AIRFLOW__CORE__EXECUTOR": "execution_plane.executor.BoundedLocalExecutor",
         # LocalExecutor pre-forks `parallelism` workers; 32 (the default) thrashes a 2-core machine.
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("EP_PARALLELISM", "6"),
         "AIRFLOW__CORE__FERNET_KEY": sec.fernet_key,
