@@ -1,7 +1,7 @@
 """The three priority workflows under fire: crashes, a Postgres restart, outside outages, duplicated and
 reordered webhooks. Nothing may be lost or repeated, and every run must end as its people decided.
 
-Its own stack on its own throwaway PostgreSQL cluster (data directory under pytest's tmp, a free port), so
+Its own stack on its own throwaway PostgreSQL cluster (its own temp data directory, a free port), so
 the test can restart that server; the machine's shared server is never touched. The stack is the project's
 (`devtools.stack.setup` + `Stack`, profile `chaos`); a supervisor thread restarts whatever dies, as an
 operator's process supervisor would.
@@ -11,7 +11,8 @@ started by CRM webhooks. Each run has a plan (approve, reject at a stage, partne
 ...) that a driver carries out through public interfaces only: approvals through the REST API as the
 assigned user, partner answers and eSign status changes as signed webhooks posted to the live ingress.
 
-Faults, each at a moment chosen by the state of the runs:
+Faults, each at a moment chosen by the state of the runs. The people, partners and signers of half the runs
+hold their answers until the parked-time faults have fired, so those faults find runs parked on any machine:
 - every webhook is delivered twice, and each batch is shuffled across runs; partner answers for half the
   partner runs arrive before the run waits for them; a stale `envelope.sent` follows each signer's action;
 - Postgres is restarted (immediate shutdown, as a crash) while the CRM webhooks starting the runs are
@@ -267,6 +268,12 @@ class Driver:
     def __init__(self, c: Chaos, plans: list[Plan]) -> None:
         self.c = c
         self.plans = {p.run_id: p for p in plans}
+        # Half the runs' people (and partners, and signers) hold their answers until the Postgres restart
+        # "while runs wait" has happened, so that runs are parked when the parked-time faults fire however
+        # fast the machine is (on a quick machine nobody waited long enough for the faults' moment to come).
+        # The other half keep moving: some runs are mid-task or mid-compensation at the same moments.
+        self.held = {p.run_id for p in plans[::2]}
+        self.holding = True
         self.seen_waiting: dict[tuple[str, str, int], float] = {}
         self.answered: dict[tuple[str, str], tuple[int, float]] = {}  # (run, task) -> (try, when answered)
         self.answers_ok = 0
@@ -311,9 +318,14 @@ class Driver:
         return None if rows is None else {str(r[0]): str(r[1]) for r in rows}
 
     # -- acting as people
+    def waits(self, run_id: str) -> bool:
+        return self.holding and run_id in self.held
+
     def answer_people(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
         now = time.monotonic()
         for run_id, plan in self.plans.items():
+            if self.waits(run_id):
+                continue
             for task_id, (option, user) in plan.answers.items():
                 state, try_number, ti_id = tis.get(run_id, {}).get(task_id, ("", 0, ""))
                 if state != "awaiting_input":
@@ -352,7 +364,7 @@ class Driver:
     # -- acting as the partner and the signer
     def partner_events(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
         for run_id, plan in self.plans.items():
-            if plan.partner_event is None or run_id in self.partner_sent:
+            if plan.partner_event is None or run_id in self.partner_sent or self.waits(run_id):
                 continue
             mine = tis.get(run_id, {})
             ready = (
@@ -378,6 +390,7 @@ class Driver:
             for run_id, p in self.plans.items()
             if p.signer_action
             and run_id not in self.signer_done
+            and not self.waits(run_id)
             and tis.get(run_id, {}).get("wait_for_signature", ("",))[0] == "deferred"
         ]
         for plan in waiting:
@@ -535,16 +548,17 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
             any(state in ("awaiting_input", "deferred") for state, _, _ in tis.get(r, {}).values())
             for r in d.plans
         )
-        if parked >= PER_WORKFLOW // 2 and d.once("triggerer + scheduler killed with runs parked"):
+        if parked >= max(1, PER_WORKFLOW // 2) and d.once("triggerer + scheduler killed with runs parked"):
             c.supervisor.kill("triggerer")
             c.supervisor.kill("scheduler")
         elif (
             "triggerer + scheduler killed with runs parked" in d.fired
             and elapsed - d.fired["triggerer + scheduler killed with runs parked"] > 30
-            and parked >= 1  # people answer within seconds here, so a handful wait at any moment
+            and parked >= 1  # the held runs still wait
             and d.once("Postgres restarted while runs wait on people and signatures")
         ):
             c.restart_postgres("while runs wait on people and signatures")
+            d.holding = False  # the held runs' people answer now
         random_kills = sum(k.startswith("random:") for k in d.fired)
         if elapsed > 60 and random_kills < 3 and elapsed - last_random_kill > 20 and d.kill_task(tis, None):
             d.once(f"random: kill -9 a running task #{random_kills + 1} ({d.task_kills[-1]})")
