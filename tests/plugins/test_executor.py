@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing.queues import SimpleQueue
 from typing import Any, TypeVar
@@ -85,12 +86,19 @@ def test_airflows_local_executor_still_hangs_when_a_worker_misses_its_stop_messa
 ) -> None:
     executor = start(LocalExecutor(parallelism=2), started)
     lose_one_stop_message(executor)
-    thread = end_in_thread(executor, wait_s=5)  # idle workers stop in milliseconds
+    thread = end_in_thread(executor, wait_s=0)
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline and sum(alive(p) for p in executor.workers.values()) > 1:
+        time.sleep(0.1)  # the worker that got its stop message exits
+    thread.join(2)
+    hung = thread.is_alive()
     stuck = [pid for pid, proc in executor.workers.items() if alive(proc)]
     for pid in stuck:
         os.kill(pid, signal.SIGKILL)  # let the stuck end() finish
     thread.join(HANG_S)
-    assert len(stuck) == 1, "Airflow's LocalExecutor.end() no longer hangs: BoundedLocalExecutor can go"
+    assert hung and len(stuck) == 1, (
+        "Airflow's LocalExecutor.end() no longer hangs: BoundedLocalExecutor can go"
+    )
 
 
 def test_bounded_executor_kills_the_worker_that_missed_its_stop_message_and_returns(
