@@ -171,8 +171,9 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # After a loop with nothing to do the scheduler sleeps this long (default 1 s), so a task that a
         # webhook or an answer just ended waits up to that long before its downstream task is queued.
-        # Measured (make bench, same run): webhook accepted -> next task finished p50 1.80 s / p95 2.83 s
-        # at 1 s, p50 1.00 s / p95 1.69 s at 0.1 s; the idle scheduler costs 16 % of a core instead of 2.5 %.
+        # Measured (make bench, same run, bench/results/bench-20261126T021500Z.md): webhook accepted -> next
+        # task finished p50 1.59 s / p95 2.88 s at 1 s, p50 0.83 s / p95 1.32 s at 0.1 s; the idle scheduler
+        # costs 20 % of a core instead of 2.4 %.
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get("EP_SCHEDULER_IDLE_SLEEP", "0.1"),
         # A task whose worker died with its host (kill -9 of a LocalExecutor scheduler, OOM) stays `running`
         # until its heartbeat is this old; Airflow's 300 s default delays every such retry by 5 minutes.
