@@ -8,7 +8,8 @@ import pytest
 from airflow.sdk import DAG, TaskGroup
 from airflow.sdk.definitions.param import ParamValidationError
 
-from execution_plane.dag_parts import approval_gate, id_param, timeout_hours_param
+from execution_plane.dag_parts import ID_PATTERN, approval_gate, id_param, timeout_hours_param
+from execution_plane.webhooks.workflows import DAG_ID_PATTERN
 
 
 def test_id_param_accepts_crm_ids_only() -> None:
@@ -19,6 +20,11 @@ def test_id_param_accepts_crm_ids_only() -> None:
     for bad in ("", "a b", "x" * 65, "a/b"):
         with pytest.raises(ParamValidationError):
             param.resolve(bad)
+
+
+def test_the_webhooks_id_pattern_is_the_dags() -> None:
+    """The CRM ingress validates ids with its own (Airflow-free) copy of the pattern: the same one."""
+    assert DAG_ID_PATTERN == ID_PATTERN
 
 
 def test_timeout_hours_param() -> None:

@@ -28,6 +28,11 @@ def _no_double_dot(value: str) -> str:
 Identifier = Annotated[str, Field(pattern=_ID_PATTERN), AfterValidator(_no_double_dot)]
 """1-128 of ``[A-Za-z0-9._:-]``, no ``..``: safe inside run ids, correlation keys and log lines."""
 
+DAG_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+DagId = Annotated[str, Field(pattern=DAG_ID_PATTERN), AfterValidator(_no_double_dot)]
+"""The durable DAGs' id params (``execution_plane.dag_parts.ID_PATTERN``, kept equal by a test): 1-64 of
+``[A-Za-z0-9._-]``, no ``:`` (the request id becomes ``<dag_id>:<id>``, which saga_compensation accepts)."""
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -47,8 +52,8 @@ class PartnerApprovalParams(StartParams):
     Field for field the params of dags/partner_approval.py.
     """
 
-    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
-    partner_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    request_id: DagId
+    partner_id: DagId
     requested_by: str = Field(default="crm", max_length=120)
     """Who asked for the approval in the CRM (user name or email)."""
     max_negotiation_rounds: int = Field(default=3, ge=1, le=3)
@@ -63,9 +68,9 @@ class DdRoomParams(StartParams):
     Field for field the params of dags/dd_room.py.
     """
 
-    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    request_id: DagId
     """The DAG's (and saga_compensation's workflow id's) narrower id: no ':', at most 64 characters."""
-    deal_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(_no_double_dot)]
+    deal_id: DagId
     target_company: Name
     target_contact_email: EmailStr = Field(max_length=320)
     """The target's DD contact: told when the DD starts and, if it is terminated, that it ended."""
@@ -76,18 +81,12 @@ class DdRoomParams(StartParams):
     """Each workstream lead's sign-off expires after this."""
 
 
-_SIGNATURE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-SignatureId = Annotated[str, Field(pattern=_SIGNATURE_ID_PATTERN), AfterValidator(_no_double_dot)]
-"""The DAG's id pattern: 1-64 of ``[A-Za-z0-9._-]`` (the request id becomes ``signature_commitment:<id>``,
-which saga_compensation accepts)."""
-
-
 class SignatureCommitmentParams(StartParams):
     """``signature_commitment``: send approved terms for e-signature and commit them once signed."""
 
-    request_id: SignatureId
-    deal_id: SignatureId
-    partner_id: SignatureId
+    request_id: DagId
+    deal_id: DagId
+    partner_id: DagId
     terms: dict[str, Any] = Field(min_length=1)
     """The approved terms, exactly as approved: the approval token is bound to their hash."""
     approval_token: str = Field(min_length=1, max_length=4096)
