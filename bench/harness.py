@@ -12,7 +12,6 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import time
@@ -28,6 +27,7 @@ import psutil
 import psycopg2
 
 from devtools import env as ep_env
+from devtools.env import free_port
 from devtools.stack import Stack, attach, project_dag_ids, read_state
 from include.security.hmac_signing import signed_headers
 from tests.support.airflow_client import AirflowClient
@@ -55,12 +55,6 @@ def bytecode_env() -> dict[str, str]:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------------------------- stats

@@ -122,10 +122,11 @@ def settings_values(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str,
     }
 
 
-def _free_port() -> str:
+def free_port() -> int:
+    """A loopback port free right now (the OS picks it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
+        return int(sock.getsockname()[1])
 
 
 def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str]:
@@ -137,6 +138,8 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
     passwords.write_text(json.dumps({user: sec.password(user) for user in USERS}))
     passwords.chmod(0o600)
     api_url = f"http://127.0.0.1:{ports.api}"
+    worker_log_port = os.environ.get("EP_WORKER_LOG_PORT") or str(free_port())
+    trigger_log_port = os.environ.get("EP_TRIGGER_LOG_PORT") or str(free_port())
     env = {
         "AIRFLOW_HOME": str(home),
         "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'plugins'}",
@@ -166,8 +169,8 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         # Each stack's log servers (task logs from workers, trigger logs from the triggerer) on loopback
         # ports of its own: with Airflow's fixed 8793/8794 a second stack on the machine (`make run` beside
         # `make test` or `make bench`) cannot bind them and its triggerer exits at start.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": os.environ.get("EP_WORKER_LOG_PORT") or _free_port(),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": os.environ.get("EP_TRIGGER_LOG_PORT") or _free_port(),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": worker_log_port,
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": trigger_log_port,
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # After a loop with nothing to do the scheduler sleeps this long (default 1 s), so a task that a
         # webhook or an answer just ended waits up to that long before its downstream task is queued.

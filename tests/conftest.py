@@ -51,14 +51,6 @@ def business_db(business_db_url: str) -> Iterator[object]:
         conn.close()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class SandboxServer:
     """The sandbox of outside systems, served for real by uvicorn on a free loopback port."""
 
@@ -116,7 +108,7 @@ class SandboxServer:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    port = free_port()
+    port = ep_env.free_port()
     server = SandboxServer(port, webhook_base="http://127.0.0.1:9/webhooks")
     values = {**STATE["settings_values"], "EP_SANDBOX_URL": server.url}  # type: ignore[dict-item]
     previous = {k: os.environ.get(k) for k in connection_env(ep_env.REPO / "airflow_settings.yaml", values)}

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from devtools import env as ep_env
+from devtools.env import free_port
 from devtools.stack import Stack, attach, project_dag_ids
-from tests.conftest import free_port
 from tests.e2e.conftest import E2E_DAG_IDS, E2E_DAGS, clear_leftovers
 from tests.support.airflow_client import AirflowClient
 

@@ -48,12 +48,12 @@ import httpx
 import pytest
 
 from devtools import env as ep_env
+from devtools.env import free_port
 from devtools.postgres import EmbeddedPostgres
 from devtools.stack import Setup, Stack, project_dag_ids, setup
 from include.domain.common import canonical_json, sha256_hex
 from include.domain.signature_commitment import issue_token
 from tests.chaos.support import Db, Delivery, Provider, Supervisor, task_processes, utc_now_iso
-from tests.conftest import free_port
 from tests.support.airflow_client import AirflowClient
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(2700)]

@@ -17,9 +17,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from devtools.env import REPO
+from devtools.env import REPO, free_port
 from devtools.postgres import EmbeddedPostgres
-from tests.conftest import free_port
 
 pytestmark = [pytest.mark.embedded_pg, pytest.mark.live, pytest.mark.timeout(600)]
 
@@ -82,8 +81,7 @@ def test_airflow_runs_healthy_on_embedded(embedded: dict[str, str]) -> None:
         "import json, sys\n"
         "from devtools import env as ep_env\n"
         "from devtools.stack import Stack, project_dag_ids, setup\n"
-        "from tests.conftest import free_port\n"
-        "s = setup(ep_env.Ports(api=free_port(), sandbox=free_port()))\n"
+        "s = setup(ep_env.Ports(api=ep_env.free_port(), sandbox=ep_env.free_port()))\n"
         "stack = Stack(s)\n"
         "try:\n"
         "    stack.start_sandbox(); stack.start_airflow()\n"

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
 from devtools import env as ep_env
+from devtools.env import free_port
 from devtools.stack import Stack, attach, project_dag_ids
-from tests.conftest import free_port
 from tests.support.airflow_client import AirflowClient
 
 E2E_DAGS = ep_env.REPO / "tests" / "e2e" / "dags"
@@ -42,30 +43,32 @@ class Live:
         return list(body["effects"] if isinstance(body, dict) else body)
 
 
-def meta_db_url() -> str:
-    """The test profile's Airflow metadata database, as psycopg2 takes it."""
+@contextmanager
+def meta_db_cursor() -> Iterator[Any]:
+    """A cursor on the test profile's Airflow metadata database, in one transaction (committed on exit)."""
+    import psycopg2
+
     from devtools.stack import read_state
 
     url = str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # type: ignore[index]
-    return url.replace("postgresql+psycopg2://", "postgresql://")
+    conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def clear_leftovers() -> None:
     """Runs a killed earlier session left behind would resume in this stack (and, with their triggers,
     wait or fail in it): the test profile starts every live session from finished runs only."""
-    import psycopg2
-
-    conn = psycopg2.connect(meta_db_url())
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
-                " ('deferred', 'awaiting_input', 'running', 'queued', 'scheduled', 'up_for_retry')"
-            )
-            cur.execute("DELETE FROM trigger")
-            cur.execute("UPDATE dag_run SET state = 'failed' WHERE state IN ('running', 'queued')")
-    finally:
-        conn.close()
+    with meta_db_cursor() as cur:
+        cur.execute(
+            "UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
+            " ('deferred', 'awaiting_input', 'running', 'queued', 'scheduled', 'up_for_retry')"
+        )
+        cur.execute("DELETE FROM trigger")
+        cur.execute("UPDATE dag_run SET state = 'failed' WHERE state IN ('running', 'queued')")
 
 
 @pytest.fixture(scope="module")

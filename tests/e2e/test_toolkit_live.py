@@ -125,9 +125,7 @@ def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any)
 
     Reproduced deterministically: the triggerer is down (nothing picks the answer up), the gate is answered,
     then its task instance is put back to `scheduled` as the orphan reset does."""
-    import psycopg2
-
-    from tests.e2e.conftest import meta_db_url
+    from tests.e2e.conftest import meta_db_cursor
 
     af = live.airflow
     request_id, run_id = start(live)
@@ -139,18 +137,14 @@ def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any)
         time.sleep(1.2)
         resp = af.answer(DAG, run_id, "review", "Approve", user="manager", comment="given once")
         assert resp.status_code == 200, resp.text
-        conn = psycopg2.connect(meta_db_url())
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(
-                    "UPDATE task_instance SET state = 'scheduled', trigger_id = NULL, next_method = NULL,"
-                    " next_kwargs = NULL WHERE dag_id = %s AND run_id = %s AND task_id = 'review'"
-                    " RETURNING try_number",
-                    (DAG, run_id),
-                )
-                assert cur.fetchall() == [(1,)]
-        finally:
-            conn.close()
+        with meta_db_cursor() as cur:
+            cur.execute(
+                "UPDATE task_instance SET state = 'scheduled', trigger_id = NULL, next_method = NULL,"
+                " next_kwargs = NULL WHERE dag_id = %s AND run_id = %s AND task_id = 'review'"
+                " RETURNING try_number",
+                (DAG, run_id),
+            )
+            assert cur.fetchall() == [(1,)]
         assert af.wait_run(DAG, run_id, timeout=180) == "success"  # not asked again
     finally:
         live.stack.start_component("triggerer")

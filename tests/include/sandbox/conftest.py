@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from devtools.env import free_port
 from include.sandbox.app import create_app
 from include.sandbox.state import SandboxConfig, SandboxState
 from tests.include.sandbox.sandbox_testkit import (
@@ -21,7 +22,6 @@ from tests.include.sandbox.sandbox_testkit import (
     SECRETS,
     Receiver,
     envelope_body,
-    free_port,
     handler_for,
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.include.sandbox.sandbox_testkit import free_port
+from devtools.env import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 

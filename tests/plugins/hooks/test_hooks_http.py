@@ -4,11 +4,11 @@ mapping. Against the real sandbox over HTTP; a closed loopback port for transpor
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
 
+from devtools.env import free_port
 from execution_plane.hooks.esign import EsignHook
 from execution_plane.hooks.http import IDEMPOTENCY_HEADER, ProviderError, ProviderHook
 
@@ -22,9 +22,8 @@ ENVELOPE = {
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on (free a moment ago)."""
+    return free_port()
 
 
 def set_conn(monkeypatch, conn_id: str, **conn: object) -> None:

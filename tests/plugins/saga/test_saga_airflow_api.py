@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -21,17 +20,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from devtools.env import free_port
 from execution_plane.saga import airflow_api, callbacks, outcomes, reconciler
 from execution_plane.saga.airflow_api import AirflowApi, compensation_run_id, start_compensation
 from execution_plane.saga.steps import Saga
 
 LOGIN, PASSWORD = "svc-execution-plane", "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class StubAirflow:
