@@ -6,7 +6,8 @@ Pure Python with no Airflow import: DAG files import it at parse time to tag the
 from __future__ import annotations
 
 from execution_plane.catalog.inventory import INVENTORY, SUPPORTING, by_dag_id, by_key, disagreements
-from execution_plane.catalog.model import Duration, PausePoint, WaitsOn, WorkflowClass, WorkflowRecord
+from execution_plane.catalog.model import Duration, PausePoint, WaitsOn, WorkflowClass
+from execution_plane.catalog.record import WorkflowRecord
 from execution_plane.catalog.rule import Classification, Criterion, WorkflowFacts, classify
 
 __all__ = [

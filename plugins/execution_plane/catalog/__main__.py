@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from execution_plane.catalog.inventory import INVENTORY, SUPPORTING
-from execution_plane.catalog.model import WorkflowRecord
+from execution_plane.catalog.record import WorkflowRecord
 
 # plugins/execution_plane/catalog/__main__.py -> the repository root, where dags/ lives.
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -17,12 +17,24 @@ _HEADERS = ("key", "spec class", "rule class", "differs", "why", "implementation
 _DIFFERS_MARK = "*"
 
 
+def dag_file_candidates(dag_id: str, repo_root: Path) -> list[Path]:
+    """Where a DAG's file lives (docs/adr/0002-one-workflow-one-place.md): a workflow's ``dag.py``, another
+    DAG of a workflow (``<dag_id>_dag.py``), or a toolkit DAG at the top of ``dags/``."""
+    found = sorted((repo_root / "dags" / "workflows").glob(f"*/{dag_id}_dag.py"))
+    return [
+        Path("dags") / "workflows" / dag_id / "dag.py",
+        Path("dags") / f"{dag_id}.py",
+        *(path.relative_to(repo_root) for path in found),
+    ]
+
+
 def implementation_status(record: WorkflowRecord, repo_root: Path) -> str:
     """Whether the workflow has a DAG, and whether that DAG's file is in the repository."""
     if record.implementation is None:
         return "not implemented"
-    dag_file = Path("dags") / f"{record.implementation}.py"
-    presence = "present" if (repo_root / dag_file).is_file() else "missing"
+    candidates = dag_file_candidates(record.implementation, repo_root)
+    present = [path for path in candidates if (repo_root / path).is_file()]
+    dag_file, presence = (present[0], "present") if present else (candidates[0], "missing")
     return f"dag: {record.implementation} ({dag_file} {presence})"
 
 

@@ -18,8 +18,8 @@ from execution_plane.catalog.model import (
     PausePoint,
     WaitsOn,
     WorkflowClass,
-    WorkflowRecord,
 )
+from execution_plane.catalog.record import WorkflowRecord
 
 _SHORT = WorkflowClass.SHORT_LIVED_LOCAL
 _MEDIUM = WorkflowClass.MEDIUM_LIVED_ORCHESTRATED
@@ -37,7 +37,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="lead_scoring",
         note=(
             "The short-lived table has no external I/O column. Its 'LLM call' step reaches the LLM provider, "
             "which the spec lists as external I/O for proposal generation and contradiction scan."
@@ -54,7 +54,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="message_classification",
     ),
     WorkflowRecord(
         key="dialect_detection",
@@ -67,7 +67,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="dialect_detection",
     ),
     WorkflowRecord(
         key="knowledge_retrieval",
@@ -80,7 +80,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="knowledge_retrieval",
     ),
     WorkflowRecord(
         key="dashboard_aggregation",
@@ -93,7 +93,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="dashboard_aggregation",
     ),
     WorkflowRecord(
         key="health_check",
@@ -119,7 +119,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="trust_score_calculation",
     ),
     WorkflowRecord(
         key="audit_log_write",
@@ -132,7 +132,7 @@ _SHORT_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="audit_log_write",
     ),
 )
 
@@ -148,7 +148,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="lead_qualification",
         note=(
             "'notify' follows 'route': it tells the owner the lead was routed to, inside the company, and "
             "the spec lists no messaging channel for it. 'Company research APIs' is one entry in the spec "
@@ -167,7 +167,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(PausePoint("wait", WaitsOn.TIME),),
         compensation=(),
         external_commitment=True,
-        implementation=None,
+        implementation="outreach_sequence",
         note=(
             "'Hours-days' is read as 1 hour to 2 days. 'send' and 'follow-up' deliver messages to prospects "
             "outside the company: an external commitment."
@@ -184,7 +184,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=True,
-        implementation=None,
+        implementation="meeting_booking",
         note=(
             "'Propose times', 'negotiate' and 'confirm' are messages to the attendee being booked, who is "
             "outside the company, and the confirmation commits the company to the meeting: an external "
@@ -202,7 +202,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="proposal_generation",
         note=(
             "The flow ends at a PDF and a 'notify' with no outside channel (its only external I/O is the LLM "
             "provider), so it tells the deal owner a draft is ready; sending the proposal to the customer is "
@@ -220,7 +220,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=True,
-        implementation=None,
+        implementation="affiliate_onboarding",
         note=(
             "Its only external I/O, email notifications, tells the applicant (outside the company) whether "
             "they are approved or rejected: an external commitment. The spec does not say a person makes "
@@ -238,7 +238,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="compliance_scan",
     ),
     WorkflowRecord(
         key="evidence_pack_assembly",
@@ -251,7 +251,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="evidence_pack",
     ),
     WorkflowRecord(
         key="contradiction_scan",
@@ -264,7 +264,7 @@ _MEDIUM_LIVED: tuple[WorkflowRecord, ...] = (
         pause_points=(),
         compensation=(),
         external_commitment=False,
-        implementation=None,
+        implementation="contradiction_scan",
     ),
 )
 
@@ -369,7 +369,7 @@ _LONG_LIVED: tuple[WorkflowRecord, ...] = (
         ),
         compensation=("Withdraw offer", "Regulatory withdrawal", "Archive"),
         external_commitment=True,
-        implementation=None,
+        implementation="ma_offer",
         note="The spec lists no steps. The offer to the target, which compensation withdraws, commits us.",
     ),
     WorkflowRecord(
@@ -387,7 +387,7 @@ _LONG_LIVED: tuple[WorkflowRecord, ...] = (
         ),
         compensation=("Roll back canary", "Disable market", "Notify users"),
         external_commitment=False,
-        implementation=None,
+        implementation="geo_expansion_launch",
         note="The spec lists no steps.",
     ),
     WorkflowRecord(
@@ -406,7 +406,7 @@ _LONG_LIVED: tuple[WorkflowRecord, ...] = (
         ),
         compensation=("Rollback integration steps", "Separate entities"),
         external_commitment=False,
-        implementation=None,
+        implementation="pmi_program",
         note="The spec lists no steps. A phase gate is read as a go/no-go review by people, held on its day.",
     ),
 )
@@ -456,6 +456,25 @@ SUPPORTING: tuple[WorkflowRecord, ...] = (
         note="Reads the business database and Airflow's own REST API, both internal.",
     ),
     WorkflowRecord(
+        key="approval_reminders",
+        name="Approval reminders and escalation",
+        spec_engine="Approval bridge (HITL)",
+        spec_class=_MEDIUM,
+        duration=Duration.under(10 * SECOND),
+        external_systems=("Email",),
+        steps=(
+            "find open approvals",
+            "work out the reminders and escalations due",
+            "send each once",
+        ),
+        pause_points=(),
+        compensation=(),
+        external_commitment=False,
+        implementation="approval_reminders",
+        note="Reminds approvers before an approval expires and escalates overdue ones to their manager; "
+        "its messages go to people of the company, through the email provider.",
+    ),
+    WorkflowRecord(
         key="esign_status_poller",
         name="eSign status poll (lost-webhook fallback)",
         spec_engine="Signature flow: wait for signature (poll/webhook)",
@@ -473,6 +492,25 @@ SUPPORTING: tuple[WorkflowRecord, ...] = (
         implementation="esign_status_poller",
         note="The poll half of the signature flow's 'poll/webhook' wait: it only reads the eSign provider "
         "and writes the inbox, so a lost webhook still wakes the waiting run.",
+    ),
+    WorkflowRecord(
+        key="ma_offer_filing_poller",
+        name="Regulator filing status poll (lost-webhook fallback of the M&A offer)",
+        spec_engine="M&A offer: regulatory filing (pause)",
+        spec_class=_MEDIUM,
+        duration=Duration.under(2 * MINUTE),
+        external_systems=("Regulator portal",),
+        steps=(
+            "find filings still waiting for the regulator",
+            "read each filing's status",
+            "put the acknowledgement or decision in the event inbox",
+        ),
+        pause_points=(),
+        compensation=(),
+        external_commitment=False,
+        implementation="ma_offer_filing_poller",
+        note="The poll half of the offer's regulatory wait: it only reads the regulator's portal and writes "
+        "the inbox, so a lost webhook still wakes the waiting run.",
     ),
 )
 

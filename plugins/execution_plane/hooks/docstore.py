@@ -18,6 +18,10 @@ class DocstoreHook(ProviderHook):
             "PUT", f"/objects/{sha256}", content=data, headers={"Content-Type": "application/octet-stream"}
         )
 
+    def get_object(self, sha256: str) -> bytes:
+        """The stored bytes (a retracted object is a 410 ProviderError)."""
+        return self.request("GET", f"/objects/{sha256}").content
+
     def object_uri(self, sha256: str) -> str:
         # httpx keeps a trailing slash on base_url
         return f"{str(self.client().base_url).rstrip('/')}/objects/{sha256}"

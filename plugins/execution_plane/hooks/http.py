@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
 from airflow.sdk import BaseHook
+
+from execution_plane import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,10 @@ class ProviderError(Exception):
         self.status = status
         self.body = body
         self.retryable = retryable
+
+
+def _error_kind(status: int) -> str:
+    return "http_429" if status == 429 else "http_5xx" if status >= 500 else "http_4xx"
 
 
 class ProviderHook(BaseHook):
@@ -64,13 +71,17 @@ class ProviderHook(BaseHook):
         all_headers = dict(headers or {})
         if idempotency_key:
             all_headers[IDEMPOTENCY_HEADER] = idempotency_key
+        started = time.monotonic()
         try:
             resp = self.client().request(
                 method, path, json=json, content=content, params=params, headers=all_headers
             )
         except httpx.TransportError as exc:  # timeouts, refused connections: the call may be retried
+            self._measure(started, "transport")
             raise ProviderError(self.system, 0, f"{type(exc).__name__}: {exc}", retryable=True) from exc
-        if resp.status_code >= 400 and resp.status_code not in accept:
+        failed = resp.status_code >= 400 and resp.status_code not in accept
+        self._measure(started, _error_kind(resp.status_code) if failed else None)
+        if failed:
             # Retry-After on any status (e.g. 409 "idempotency key in use": the first request with this key
             # is still running) is the provider saying the same request will do later.
             retryable = (
@@ -83,9 +94,31 @@ class ProviderHook(BaseHook):
             log.info("%s replayed its stored answer for key %s", self.system, idempotency_key)
         return resp
 
+    def _measure(self, started: float, error: str | None) -> None:
+        """Every outside call's latency by system, and its errors by kind (execution_plane.telemetry)."""
+        elapsed_ms = (time.monotonic() - started) * 1000
+        telemetry.timing(
+            "outside_call.duration", elapsed_ms, system=self.system, outcome="error" if error else "ok"
+        )
+        if error:
+            telemetry.incr("outside_call.errors", system=self.system, kind=error)
+
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         body = self.request(method, path, **kwargs).json()
         return body if isinstance(body, dict) else {"items": body}
+
+    def undo(self, path: str, *, reason: str, idempotency_key: str, done: tuple[str, ...]) -> dict[str, Any]:
+        """POST an undo ``{"reason"}``. A 409 whose ``error`` is one of ``done`` (undone before, or closed by
+        the other side) reaches the undo's goal: success, marked ``already``; any other 409 is a refusal."""
+        resp = self.request(
+            "POST", path, json={"reason": reason[:2000]}, idempotency_key=idempotency_key, accept=(409,)
+        )
+        body: dict[str, Any] = resp.json()
+        if resp.status_code == 409:
+            if body.get("error") not in done:
+                raise ProviderError(self.system, 409, resp.text, retryable=False)
+            return {**body, "already": True}
+        return body
 
     def close(self) -> None:
         if self._client is not None:

@@ -2,21 +2,18 @@
 
 While it waits the task holds no worker and no triggerer slot. On top of Airflow's HITL it:
 - records the request once in the approval bridge (``approval_requests``, request id = workflow:stage);
-- announces it to the approver once (outbound message dedup);
+- announces it to the approver once (outbound message dedup), through ``ApprovalNotifier`` (an Airflow
+  notifier), with the deep link to the request's entry on Airflow's Required Actions page;
+- records the request's expiry, the approver's address and that link, from which the reminder scan
+  (execution_plane.approvals.reminders) reminds and escalates;
 - records the decision (approved / rejected / expired) in the bridge and the audit log; first answer wins;
 - branches: approve -> ``approved_task_ids``; reject -> ``rejected_task_id``; no answer before
   ``response_timeout`` -> the default "Reject" is applied by Airflow and routed to ``expired_task_id``.
 
-Guard for Airflow 3.3.2: an answer arriving within ~1 s of the task starting to wait can make the
-scheduler fail the task (stale executor event, "finished with state success, but the task instance's
-state attribute is queued"). The task then retries, and the retry's own HITL request ERASES the answer
-(same task-instance id, the detail is upserted with no response): Airflow itself no longer knows it.
-The answer survives in two places the retry reads through the public REST API, in this order: the
-hitlDetails of an earlier try (when Airflow moved it to history), then Airflow's event log, where the
-PATCH was logged (``update_hitl_detail``: user, options, comment). The log also holds refused attempts,
-so only an entry after the request was opened, by an assigned user, with valid options counts, the
-earliest one. The retry then completes with that answer instead of asking again. Retries are therefore
-part of the guard: keep ``retries >= 1``.
+Airflow 3.3.2 can fail a task answered within ~1 s of waiting, and its retry's HITL request erases the
+answer (apache/airflow#71580, #72716): before asking, the gate completes with an answer given to an earlier
+execution of itself (``execution_plane.compat.hitl_early_answer``). Retries are part of that workaround:
+keep ``retries >= 1``.
 """
 
 from __future__ import annotations
@@ -30,6 +27,10 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.bases.branch import BranchMixIn
 
+from execution_plane import telemetry
+from execution_plane.approvals.notifier import REQUEST_BODY, REQUEST_SUBJECT, ApprovalNotifier
+from execution_plane.compat.hitl_early_answer import earlier_answer
+
 log = logging.getLogger(__name__)
 
 APPROVE = "Approve"
@@ -38,6 +39,8 @@ REJECT = "Reject"
 
 class ApprovalGateOperator(HITLOperator, BranchMixIn):
     inherits_from_skipmixin = True
+    #: The gate's not-approved ending, when ``execution_plane.durable.approval`` built it.
+    ending: Any = None
     template_fields: Sequence[str] = (*HITLOperator.template_fields, "notify_to", "notify_body")
 
     def __init__(
@@ -80,6 +83,19 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         self.notify_to = notify_to
         self.notify_body = notify_body
 
+    def then(self, *targets: Any, label: str | None = None) -> Any:
+        """Approval leads to ``targets`` (tasks or task outputs), wired downstream; returns the first one."""
+        from airflow.sdk.definitions.edges import Label
+
+        operators = [getattr(target, "operator", target) for target in targets]
+        self.approved_task_ids = [op.task_id for op in operators]
+        for op in operators:
+            if label:
+                self >> Label(label) >> op
+            else:
+                self >> op
+        return targets[0]
+
     # -------------------------------------------------------------- waiting
     def execute(self, context: Any) -> Any:
         if self.response_timeout_hours_param:
@@ -90,92 +106,73 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         from execution_plane.saga.steps import Saga
 
         started = datetime.now(UTC)
+        link = self.required_actions_link(context)
+        expires_at = started + self.response_timeout if self.response_timeout else None
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
             request_id = saga.record_approval_request(
-                stage=self.stage, task_id=self.task_id, assignees=self.assignees, subject=self.subject
+                stage=self.stage,
+                task_id=self.task_id,
+                assignees=self.assignees,
+                subject=self.subject,
+                expires_at=expires_at,
+                remind_to=self.notify_to if self.notify_channel else None,
+                link=link,
             )
             decided = saga.approval_decision(request_id)
             if decided is not None:
                 log.info("approval %s already decided (%s): not asking again", request_id, decided["status"])
                 return self._route(context, decided["status"])
             opened_at = saga.approval_opened_at(request_id)
-            # Opened by an earlier execution: a retry, or the same try run again (Airflow 3.3.2 queues a
-            # task a crashed scheduler had queued once more, same try number, even when a worker already
-            # ran it; the second run's HITL upsert then erases an answer given to the first).
-            reopened = opened_at < started
-            earlier = self._answer_of_an_earlier_try(context, opened_at, reopened=reopened)
+            earlier = earlier_answer(
+                context, opened_at=opened_at, started=started, assignees=self.assignees, options=self.options
+            )
             if earlier is not None:
-                log.warning(
-                    "approval %s: answer received by an earlier try (Airflow 3.3.2 early-answer "
-                    "failure); completing with it",
-                    request_id,
-                )
                 return self.execute_complete(context, earlier)
-            if self.notify_channel and self.notify_to:
-                sent = saga.send_message(
-                    f"{self.stage}.approval_requested",
-                    channel=self.notify_channel,
-                    to=self.notify_to,
+            # A request announced by an earlier try is not announced again (its text may differ: a try
+            # that ran before the deploy that added the link). A try that crashed after the provider took the
+            # announcement but before it was recorded sends it again under the same idempotency key, so its
+            # text must be the same: the expiry it announces is the request's first one (when it was opened
+            # plus the timeout), not this try's, which moves with each try (a provider refuses a key reused
+            # with another body: seen in the chaos suite, a Postgres restart between the two, every later try
+            # of the gate failed with 422 idempotency_key_reused).
+            if self.notify_channel and self.notify_to and not saga.approval_notified(request_id):
+                notifier = ApprovalNotifier(
+                    saga=saga,
+                    approval=self.announcement(link=link, opened_at=opened_at),
+                    step=f"{self.stage}.approval_requested",
                     template=f"approval_request:{self.stage}",
-                    subject=self.subject,
-                    body=self.notify_body or f"{self.subject}\n\n{self.body or ''}",
+                    to=self.notify_to,
+                    subject=REQUEST_SUBJECT,
+                    body=REQUEST_BODY,
+                    channel=self.notify_channel,
                 )
+                notifier(context)
+                sent = notifier.sent or {}
                 saga.set_notified(request_id, sent["message_id"])
+        telemetry.incr("wait.parked", kind="approval", workflow=self.dag_id)
         return super().execute(context)
 
-    def _answer_of_an_earlier_try(
-        self, context: Any, opened_at: datetime, *, reopened: bool = False
-    ) -> dict[str, Any] | None:
-        """An answer given to an earlier execution of this gate: to an earlier try, or (``reopened``) to an
-        earlier run of this same try. Read from the tries' HITL details, then from the event log, which
-        keeps answers the HITL upsert of a later execution erased."""
-        ti = context["ti"]
-        if ti.try_number <= 1 and not reopened:
-            return None
-        from execution_plane.saga.airflow_api import AirflowApi
-
-        api = AirflowApi()
-        # This execution has not asked yet: an answer on the current try's detail was given to an earlier one.
-        first = ti.try_number if reopened else ti.try_number - 1
-        for try_number in range(first, 0, -1):
-            detail = api.hitl_detail_of_try(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index)
-            if detail and detail.get("response_received"):
-                responded_at = detail.get("responded_at")
-                return {
-                    "chosen_options": detail.get("chosen_options") or [],
-                    "params_input": detail.get("params_input") or {},
-                    "responded_at": datetime.fromisoformat(responded_at) if responded_at else None,
-                    "responded_by_user": detail.get("responded_by_user"),
-                    "timedout": detail.get("responded_by_user") is None,
-                }
-        for entry in api.event_logs(
-            dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, event="update_hitl_detail"
-        ):
-            answer = self._logged_answer(entry, opened_at)
-            if answer is not None:
-                return answer
-        return None
-
-    def _logged_answer(self, entry: dict[str, Any], opened_at: datetime) -> dict[str, Any] | None:
-        """An ``update_hitl_detail`` event-log entry as a HITL event, if it can have been accepted."""
-        import json
-
-        when = datetime.fromisoformat(str(entry.get("when")).replace("Z", "+00:00"))
-        user = entry.get("owner")
-        try:
-            extra = json.loads(entry.get("extra") or "{}")
-        except ValueError:
-            return None
-        chosen = extra.get("chosen_options") or []
-        if when < opened_at or user not in self.assignees or not chosen or set(chosen) - set(self.options):
-            return None
+    def announcement(self, *, link: str, opened_at: datetime) -> dict[str, str]:
+        """What the request's announcement says: the same for every try of the gate (see ``execute``)."""
+        expiry = opened_at.astimezone(UTC) + self.response_timeout if self.response_timeout else None
         return {
-            "chosen_options": chosen,
-            "params_input": extra.get("params_input") or {},
-            "responded_at": when,
-            "responded_by_user": {"id": user, "name": user},
-            "timedout": False,
+            "subject": self.subject,
+            "message": self.notify_body or f"{self.subject}\n\n{self.body or ''}",
+            "link": link,
+            "expires_at": f"{expiry:%Y-%m-%d %H:%M}" if expiry else "never",
         }
+
+    def required_actions_link(self, context: Any) -> str:
+        """This request's entry on Airflow's Required Actions page (Airflow's own URL for it, on
+        ``[api] base_url``; the path alone where no base URL is configured)."""
+        try:
+            return self.generate_link_to_ui_from_context(context=context)
+        except ValueError:
+            ti = context["task_instance"]
+            return (
+                f"/dags/{ti.dag_id}/runs/{ti.run_id}/tasks/{ti.task_id}/required_actions"
+                f"?map_index={ti.map_index}"
+            )
 
     # -------------------------------------------------------------- deciding
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
@@ -187,12 +184,16 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         timed_out = bool(event.get("timedout")) or not user
         status = "expired" if timed_out else "approved" if chosen == [APPROVE] else "rejected"
         comment = (event.get("params_input") or {}).get("comment") or None
-        decided_by = None if timed_out else str(user.get("id") or user.get("name"))
+        # The username: the gate assigns people by name, and FAB's user id is a number (Simple's is the name).
+        decided_by = None if timed_out else str(user.get("name") or user.get("id"))
+        from execution_plane.saga.keys import approval_request_id
         from execution_plane.saga.steps import Saga
 
         with Saga.from_context(context, actor=f"approval:{self.stage}") as saga:
-            request_id = f"{saga.workflow_id}:{self.stage}"
-            if not saga.record_decision(request_id, status=status, decided_by=decided_by, comment=comment):
+            request_id = approval_request_id(saga.workflow_id, self.stage)
+            if saga.record_decision(request_id, status=status, decided_by=decided_by, comment=comment):
+                self._count_decision(status, saga.approval_opened_at(request_id), self.dag_id)
+            else:
                 first = saga.approval_decision(request_id)
                 if first is not None:
                     status, decided_by, comment = first["status"], first["decided_by"], first["comment"]
@@ -206,6 +207,16 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         log.info("approval %s: %s by %s", self.stage, status, decided_by or "timeout")
         return self._route(context, status)
 
+    @staticmethod
+    def _count_decision(status: str, opened_at: datetime, workflow: str) -> None:
+        """Once per request (its first decision): the wait resumed, how long it lasted, how it ended."""
+        telemetry.incr("wait.resumed", kind="approval", outcome=status, by="worker", workflow=workflow)
+        telemetry.timing("wait.duration", datetime.now(UTC) - opened_at, kind="approval", workflow=workflow)
+        if status == "expired":
+            telemetry.incr("approval.expired", workflow=workflow)
+        else:
+            telemetry.incr("approval.answered", decision=status, workflow=workflow)
+
     def _route(self, context: Any, status: str) -> Any:
         if status == "approved":
             branches: list[str] = list(self.approved_task_ids)
@@ -214,3 +225,28 @@ class ApprovalGateOperator(HITLOperator, BranchMixIn):
         else:
             branches = [self.rejected_task_id]
         return self.do_branch(context=context, branches_to_execute=branches)
+
+
+class LabelledChoiceOperator(ApprovalGateOperator):
+    """An approval gate whose person sees two other words, e.g. "Re-negotiate" / "Close deal".
+
+    The first label routes and is recorded as an approval, the second as a rejection; no answer in time
+    applies the second (recorded as expired). The bridge, the early-answer guard and the branching are the
+    gate's.
+    """
+
+    def __init__(self, *, labels: tuple[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.labels = labels
+        self._as_gate = {labels[0]: APPROVE, labels[1]: REJECT}
+        self._as_label = {APPROVE: labels[0], REJECT: labels[1]}
+        self.options = list(labels)
+        self.defaults = [labels[1]]
+        self.validate_defaults()
+
+    def validate_chosen_options(self, chosen_options: list[str]) -> None:
+        super().validate_chosen_options([self._as_label.get(option, option) for option in chosen_options])
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        chosen = [self._as_gate.get(option, option) for option in event.get("chosen_options") or []]
+        return super().execute_complete(context, {**event, "chosen_options": chosen})

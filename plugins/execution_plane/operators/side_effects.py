@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from execution_plane.saga.ledger import Compensation
+from execution_plane.saga.compensations import Compensation
 from execution_plane.saga.steps import Saga
 
 _SAFE_TABLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")

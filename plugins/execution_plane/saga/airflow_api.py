@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from execution_plane.saga.keys import compensation_run_id
+
 log = logging.getLogger(__name__)
 
 API_CONN_ID = "airflow_api"
@@ -90,6 +92,20 @@ class AirflowApi:
         body: dict[str, Any] = resp.json()
         return body
 
+    def end_run(self, dag_id: str, run_id: str) -> bool:
+        """Mark a run failed (its unfinished tasks stop); False when it had already ended or is unknown."""
+        resp = self.request(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}",
+            params={"update_mask": "state"},
+            json={"state": "failed"},
+        )
+        if resp.status_code in (400, 404, 409):
+            log.info("run %s of %s not ended now (%s): %s", run_id, dag_id, resp.status_code, resp.text[:200])
+            return False
+        resp.raise_for_status()
+        return True
+
     def set_note(self, dag_id: str, run_id: str, note: str) -> None:
         resp = self.request(
             "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", params={"update_mask": "note"}, json={"note": note}
@@ -127,10 +143,6 @@ class AirflowApi:
         )
         resp.raise_for_status()
         return list(resp.json().get("event_logs", []))
-
-
-def compensation_run_id(workflow_id: str) -> str:
-    return f"compensate__{workflow_id}"
 
 
 def start_compensation(

@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from execution_plane.saga import audit
+from execution_plane.saga.compensations import Compensation
 from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded, WorkflowNotRunning
 from execution_plane.saga.keys import request_hash
 
@@ -34,14 +35,6 @@ log = logging.getLogger(__name__)
 TERMINAL_OK = ("completed",)
 BAD_ENDINGS = ("rejected", "expired", "failed")
 ENDED = ("completed", "compensated")
-
-
-@dataclass(frozen=True)
-class Compensation:
-    """How to undo a step: a registered action name and JSON arguments (see saga.compensations)."""
-
-    action: str
-    args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,6 +201,16 @@ def _replay(
     return StepOutcome(key=key, result=stored or {}, replayed=True)
 
 
+def stored_result(cur: Any, key: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The result stored under ``key`` when it is done for this very request, else None."""
+    cur.execute(
+        "SELECT result FROM idempotency_keys WHERE key = %s AND status = 'done' AND request_hash = %s",
+        (key, request_hash(dict(request))),
+    )
+    row = cur.fetchone()
+    return dict(row[0] or {}) if row else None
+
+
 def set_status(
     cur: Any, workflow_id: str, status: str, reason: str | None = None, *, only_from: tuple[str, ...] = ()
 ) -> bool:
@@ -232,7 +235,34 @@ def set_status(
             action=f"workflow.{status}",
             details={"reason": reason},
         )
+        if status in OUTCOMES:
+            announce_outcome(cur, workflow_id, status, reason)
     return moved
+
+
+# The ends of a workflow another one may wait for (a parent for its child: execution_plane.durable.children).
+OUTCOMES = ("completed", *BAD_ENDINGS, "compensated")
+OUTCOME_SOURCE = "workflow"
+
+
+def outcome_event_type(status: str) -> str:
+    return f"{OUTCOME_SOURCE}.{status}"
+
+
+def announce_outcome(cur: Any, workflow_id: str, status: str, reason: str | None) -> None:
+    """Put the workflow's outcome in the inbox (correlation key ``keys.outcome_key``), in the transaction that
+    records it: a parent waiting for it wakes through the same NOTIFY an outside event fires."""
+    from execution_plane import inbox
+    from execution_plane.saga.keys import outcome_key
+
+    inbox.insert_event(
+        cur,
+        f"{OUTCOME_SOURCE}:{workflow_id}:{status}",
+        OUTCOME_SOURCE,
+        outcome_event_type(status),
+        outcome_key(workflow_id),
+        {"workflow_id": workflow_id, "status": status, "reason": reason},
+    )
 
 
 @dataclass(frozen=True)
@@ -254,6 +284,19 @@ def steps_to_compensate(cur: Any, workflow_id: str) -> list[LedgerStep]:
         (workflow_id,),
     )
     return [LedgerStep(*row) for row in cur.fetchall()]
+
+
+def live_holders(cur: Any, action: str, *, sha256: str, other_than: str) -> list[str]:
+    """Other live (running or completed) workflows whose done step names the undo ``action`` for the same
+    content address: content-addressed bytes are shared, so their undo must leave them to those holders."""
+    cur.execute(
+        "SELECT DISTINCT s.workflow_id FROM saga_steps s JOIN saga_workflows w USING (workflow_id)"
+        " WHERE s.compensation_action = %s AND s.compensation_args->>'sha256' = %s"
+        " AND s.status = 'done' AND s.workflow_id <> %s AND w.status IN ('running', 'completed')"
+        " ORDER BY s.workflow_id",
+        (action, sha256, other_than),
+    )
+    return [row[0] for row in cur.fetchall()]
 
 
 def workflow_row(cur: Any, workflow_id: str) -> dict[str, Any] | None:

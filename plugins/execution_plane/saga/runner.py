@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from execution_plane import telemetry
 from execution_plane.saga import audit, compensations, ledger
 from execution_plane.saga.steps import Saga
 
@@ -33,13 +34,18 @@ class CompensationReport:
     compensated: list[str] = field(default_factory=list)
     already_compensated: list[str] = field(default_factory=list)
     final_status: str = ""
+    #: This attempt moved the workflow to compensated (a rerun of a finished compensation does not).
+    compensated_now: bool = False
 
 
 CALLBACK_SOURCE = "on_failure_callback:"
 
 
-def begin(saga: Saga, *, reason: str, bad_ending: str = "failed", source: str = "") -> str | None:
+def begin(
+    saga: Saga, *, reason: str, bad_ending: str = "failed", source: str = "", run_id: str | None = None
+) -> str | None:
     """Mark the workflow as compensating; a still-running workflow first gets its bad ending recorded.
+    ``run_id`` (the compensation run's) is recorded on the workflow, so the reconciler leaves it alone.
 
     Returns the reason, or None when there is nothing to compensate: the workflow was never registered
     (the run failed before its first step), or a failure callback asks for a workflow that its failed run
@@ -60,17 +66,24 @@ def begin(saga: Saga, *, reason: str, bad_ending: str = "failed", source: str = 
             return None
         if row["status"] == "running":
             ledger.set_status(cur, saga.workflow_id, bad_ending, reason, only_from=("running",))
-        ledger.set_status(
+        started = ledger.set_status(
             cur,
             saga.workflow_id,
             "compensating",
             None,
             only_from=(*ledger.BAD_ENDINGS, "compensation_failed"),
         )
+        if run_id is not None:
+            cur.execute(
+                "UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
+                (run_id, saga.workflow_id),
+            )
         cur.execute("SELECT status, reason FROM saga_workflows WHERE workflow_id = %s", (saga.workflow_id,))
         status, stored_reason = cur.fetchone()
     if status == "completed":
         raise RuntimeError(f"workflow {saga.workflow_id} completed: there is nothing to compensate")
+    if started:
+        telemetry.incr("compensation.started", workflow=saga.dag_id)
     return str(stored_reason or reason)
 
 
@@ -90,6 +103,19 @@ def _undo_action(
 
 
 def compensate(saga: Saga, *, reason: str) -> CompensationReport:
+    """Undo the workflow's completed steps, newest first; an undo that fails fails this attempt (counted
+    as ``compensation.failed``: the task's retry goes on from the first step not yet undone)."""
+    try:
+        report = _compensate(saga, reason=reason)
+    except Exception:
+        telemetry.incr("compensation.failed", workflow=saga.dag_id)
+        raise
+    if report.final_status == "compensated" and report.compensated_now:
+        telemetry.incr("compensation.completed", workflow=saga.dag_id)
+    return report
+
+
+def _compensate(saga: Saga, *, reason: str) -> CompensationReport:
     report = CompensationReport(workflow_id=saga.workflow_id, reason=reason)
     with saga.conn() as conn, conn.cursor() as cur:
         steps = ledger.steps_to_compensate(cur, saga.workflow_id)
@@ -141,7 +167,9 @@ def compensate(saga: Saga, *, reason: str) -> CompensationReport:
         )
         report.compensated.append(step.step)
     with saga.conn() as conn, conn.cursor() as cur:
-        ledger.set_status(cur, saga.workflow_id, "compensated", None, only_from=("compensating",))
+        report.compensated_now = ledger.set_status(
+            cur, saga.workflow_id, "compensated", None, only_from=("compensating",)
+        )
         row = ledger.workflow_row(cur, saga.workflow_id)
     report.final_status = str(row["status"]) if row else "unknown"
     return report

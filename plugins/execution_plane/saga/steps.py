@@ -16,12 +16,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from execution_plane.saga import audit, ledger
 from execution_plane.saga.db import BUSINESS_DB_CONN_ID
-from execution_plane.saga.keys import REQUEST_ID_PARAM, message_id, step_key
+from execution_plane.saga.keys import REQUEST_ID_PARAM, approval_request_id, message_id, step_key
 from execution_plane.saga.keys import workflow_id as make_workflow_id
 from execution_plane.saga.ledger import Compensation, CompensationSpec
 
@@ -161,6 +161,32 @@ class Saga:
         )
         return outcome.result
 
+    def started_on(self) -> date:
+        """The workflow's first day (its registration): what documents are dated by, so that every retry
+        and re-run renders them byte-identical."""
+        with self.conn() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT created_at::date FROM saga_workflows WHERE workflow_id = %s", (self.workflow_id,)
+            )
+            row = cur.fetchone()
+        return row[0] if row else date.today()
+
+    def workflow(self) -> dict[str, Any] | None:
+        """The workflow's ledger row (status, reason, run, compensation run), or None if never registered."""
+        with self.conn() as conn, conn.cursor() as cur:
+            return ledger.workflow_row(cur, self.workflow_id)
+
+    def stored_result(self, step: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The result a step of this workflow recorded for ``request``, or None (never done, or done for
+        another request)."""
+        with self.conn() as conn, conn.cursor() as cur:
+            return ledger.stored_result(cur, self.key(step), request)
+
+    def live_holders(self, action: str, *, sha256: str) -> list[str]:
+        """Other live workflows holding the same content under the undo ``action`` (see ledger)."""
+        with self.conn() as conn, conn.cursor() as cur:
+            return ledger.live_holders(cur, action, sha256=sha256, other_than=self.workflow_id)
+
     # ------------------------------------------------------------------ the five methods
     def db_write(
         self,
@@ -212,8 +238,12 @@ class Saga:
         body: str,
         subject: str | None = None,
         compensation: CompensationSpec = None,
+        on_done: Callable[[Any, dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Message send: one message id per (workflow, step, recipient, template), refused twice."""
+        """Message send: one message id per (workflow, step, recipient, template), refused twice.
+
+        ``on_done(cursor, result)`` runs in the send's own transaction once it is recorded (e.g. its audit
+        row), so it happens exactly when the send does, never on a replay."""
         from execution_plane.hooks.messaging import MessagingHook
 
         mid = message_id(self.workflow_id, step, to, template)
@@ -264,6 +294,7 @@ class Saga:
             action=send,
             compensation=compensation,
             scope="message",
+            on_done=on_done,
         )
 
     def store_document(
@@ -314,9 +345,23 @@ class Saga:
             scope="document",
         )
 
-    def record_approval_request(self, *, stage: str, task_id: str, assignees: list[str], subject: str) -> str:
-        """Approval request: one request id per (workflow, stage); returns it."""
-        request_id = f"{self.workflow_id}:{stage}"
+    def record_approval_request(
+        self,
+        *,
+        stage: str,
+        task_id: str,
+        assignees: list[str],
+        subject: str,
+        expires_at: datetime | None = None,
+        remind_to: str | None = None,
+        link: str | None = None,
+    ) -> str:
+        """Approval request: one request id per (workflow, stage); returns it.
+
+        ``expires_at`` (when the waiting try's default answer applies), ``remind_to`` and ``link`` (its
+        Required Actions entry) are what the reminder scan reads; a later try of the gate moves the expiry
+        with its own timeout."""
+        request_id = approval_request_id(self.workflow_id, stage)
         with self.conn() as conn, conn.cursor() as cur:
             if self._register:
                 ledger.ensure_workflow(
@@ -328,10 +373,26 @@ class Saga:
                 )
             cur.execute(
                 "INSERT INTO approval_requests (request_id, workflow_id, stage, dag_id, run_id, task_id,"
-                " assignees, subject, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending')"
-                " ON CONFLICT (request_id) DO UPDATE SET run_id = EXCLUDED.run_id"
+                " assignees, subject, status, expires_at, remind_to, link)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s)"
+                " ON CONFLICT (request_id) DO UPDATE SET run_id = EXCLUDED.run_id,"
+                " expires_at = COALESCE(EXCLUDED.expires_at, approval_requests.expires_at),"
+                " remind_to = COALESCE(EXCLUDED.remind_to, approval_requests.remind_to),"
+                " link = COALESCE(EXCLUDED.link, approval_requests.link)"
                 " RETURNING (xmax = 0)",
-                (request_id, self.workflow_id, stage, self.dag_id, self.run_id, task_id, assignees, subject),
+                (
+                    request_id,
+                    self.workflow_id,
+                    stage,
+                    self.dag_id,
+                    self.run_id,
+                    task_id,
+                    assignees,
+                    subject,
+                    expires_at,
+                    remind_to,
+                    link,
+                ),
             )
             if cur.fetchone()[0]:
                 audit.append(
@@ -388,6 +449,15 @@ class Saga:
                     details={"request_id": request_id, "comment": comment},
                 )
         return recorded
+
+    def approval_notified(self, request_id: str) -> str | None:
+        """The message that announced the request, once one did."""
+        with self.conn() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT notified_message_id FROM approval_requests WHERE request_id = %s", (request_id,)
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
 
     def set_notified(self, request_id: str, message: str) -> None:
         with self.conn() as conn, conn.cursor() as cur:

@@ -17,10 +17,11 @@ templated fields itself; with ``end_task=True`` too, the triggerer also ends the
 so the wait never touches a worker. With ``start_from_trigger`` the templated arguments must be plain
 values or Jinja strings (the triggerer renders them; an ``XComArg`` is not supported there).
 
-Do NOT use ``start_from_trigger`` in a DAG with a required param (no default), as every durable DAG here has
-(``request_id``): Airflow 3.3.2's triggerer renders the template context without the run's conf, raises
-``ParamValidationError`` and its trigger runner process dies, taking every parked wait of that triggerer
-down with it (seen in the live suite). Defer from the worker instead (a ~1 s start) and keep ``end_task``.
+``start_from_trigger`` in a DAG with a required param (no default), as every durable DAG here has
+(``request_id``), is refused when the sensor is created (``StartFromTriggerUnsafe``): Airflow 3.3.2's
+triggerer cannot render such a task and its trigger runner process dies, taking every parked wait of that
+triggerer down with it (apache/airflow#72758, ``execution_plane.compat.trigger_start``). Defer from the
+worker instead (a ~1 s start) and keep ``end_task``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import StartTriggerArgs
 
+from execution_plane import telemetry
+from execution_plane.compat.trigger_start import refuse_start_from_trigger_with_required_params
 from execution_plane.saga.db import BUSINESS_DB_CONN_ID
 
 if TYPE_CHECKING:
@@ -54,7 +57,8 @@ class ExternalEventSensor(BaseSensorOperator):
     :param timeout_at: ISO datetime deadline. (templated) Default: DAG run start + ``timeout``.
     :param after_received_at: ISO datetime; ignore events received until then. (templated)
     :param conn_id: Airflow connection of the business database.
-    :param start_from_trigger: start in the triggerer, never on a worker.
+    :param start_from_trigger: start in the triggerer, never on a worker (refused in a DAG with a required
+        param, see above).
     :param end_task: end the task in the triggerer (XComs pushed there), never resuming on a worker.
     :param xcom_key: XCom key of the outcome (besides ``return_value``).
     """
@@ -97,6 +101,7 @@ class ExternalEventSensor(BaseSensorOperator):
         self.end_task = end_task
         self.xcom_key = xcom_key
         self.start_from_trigger = start_from_trigger
+        refuse_start_from_trigger_with_required_params(self)
         if start_from_trigger:
             # The scheduler creates the trigger from these kwargs, unrendered; the triggerer renders the
             # kwargs that are also template fields of this operator (same names) before run().
@@ -122,7 +127,40 @@ class ExternalEventSensor(BaseSensorOperator):
         return ExternalEventTrigger(**{**self._trigger_kwargs(), **overrides})
 
     def execute(self, context: Context) -> NoReturn:
+        if self.end_task:
+            self._register_wait(context)
+        telemetry.incr("wait.parked", kind="event", workflow=self.dag_id)
         self.defer(trigger=self._trigger(), method_name="execute_complete")
+
+    def _register_wait(self, context: Context) -> None:
+        """Index this wait by correlation key so the ingress can end the task as soon as the event is stored.
+
+        Before deferring: an event stored in between finds the task instance not deferred yet and leaves it
+        to the trigger, which reads the inbox when it starts.
+        """
+        from execution_plane import event_waits
+        from execution_plane.saga.db import connect
+        from execution_plane.triggers.external_event import parse_moment
+
+        ti = context["ti"]
+        wait = event_waits.RegisteredWait(
+            ti_id=ti.id,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            correlation_key=self.correlation_key,
+            event_types=tuple(str(event_type) for event_type in self.event_types),
+            after_at=parse_moment(self.after_received_at),
+            until_at=parse_moment(self.timeout_at),
+            xcom_key=self.xcom_key,
+        )
+        conn = connect(self.conn_id, application_name="ep-event-wait")
+        try:
+            with conn, conn.cursor() as cur:
+                event_waits.register(cur, wait)
+        finally:
+            conn.close()
 
     def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Return the outcome (``received`` or ``expired``); an ``error`` outcome raises."""
@@ -135,6 +173,10 @@ class ExternalEventSensor(BaseSensorOperator):
             raise AirflowException(f"waiting for an event on {self.correlation_key!r} failed: {message}")
         if self.xcom_key != "return_value":
             context["ti"].xcom_push(key=self.xcom_key, value=event)
+        # Resumed on a worker (a wait the triggerer or the ingress ended never comes here but in dag.test()).
+        telemetry.incr(
+            "wait.resumed", kind="event", outcome=str(event["status"]), by="worker", workflow=self.dag_id
+        )
         return event
 
     def _wait_inline(self) -> dict[str, Any]:

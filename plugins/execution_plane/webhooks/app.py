@@ -12,13 +12,16 @@ import logging
 import math
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from execution_plane.webhooks import db, runs, workflows
+from execution_plane import telemetry
+from execution_plane.webhooks import db, resume, runs, starter, workflows
 from execution_plane.webhooks.credentials import webhook_secret
 from execution_plane.webhooks.errors import WebhookError, install_error_handlers, invalid_body
 from execution_plane.webhooks.models import CrmEvent, EsignEvent, OutsideEvent
@@ -33,10 +36,15 @@ CRM_CONN_ID = "webhook_crm"
 ESIGN_CONN_ID = "webhook_esign"
 EVENTS_CONN_ID = "webhook_events"
 
-OUTSIDE_SOURCES = frozenset({"partner", "regulator", "target", "counsel"})
+OUTSIDE_SOURCES = frozenset(
+    {"partner", "regulator", "target", "counsel", "advisor", "erp", "legal", "infra", "messaging", "payouts"}
+)
 _SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 CRM_EVENT_TYPE = "workflow.start_requested"
+
+STARTER = starter.Starter(workflows.STARTABLE_WORKFLOWS.keys())
+"""Starts the stored start requests; one per API server process (the app's lifespan starts it)."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -142,6 +150,9 @@ def validate(model: type[M], data: dict[str, Any], *, prefix: tuple[str, ...] = 
 
 
 def _accepted(request: Request, what: str, **fields: Any) -> None:
+    # crm, esign or events: the route's first segment, mounted under /webhooks or not.
+    route = request.url.path.split("/webhooks/", 1)[-1].lstrip("/").split("/", 1)[0] or "unknown"
+    telemetry.incr("webhook.accepted", route=route, status=what)
     details = " ".join(f"{key}={value}" for key, value in fields.items())
     log.info(
         "webhook accepted: %s %s %s %s delivery=%s",
@@ -161,6 +172,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=_lifespan,
     )
     install_error_handlers(app)
 
@@ -170,7 +182,8 @@ def create_app() -> FastAPI:
 
     @app.post("/crm/events")
     def crm_event(request: Request, body: Body) -> JSONResponse:
-        """Start the event's workflow with run id ``crm__<event_id>``; a redelivery starts nothing."""
+        """Store the request to start the event's workflow (run id ``crm__<event_id>``) and answer 202; the
+        starter starts the run (``webhooks.starter``). A redelivery stores and starts nothing (200)."""
         authenticate(request, body, CRM_CONN_ID)
         event = validate(CrmEvent, parse_json_object(body))
         startable = workflows.STARTABLE_WORKFLOWS
@@ -184,21 +197,34 @@ def create_app() -> FastAPI:
             )
         params = validate(params_model, event.payload, prefix=("payload",))
         conf = params.model_dump(mode="json")
-        result = runs.start_run(
-            event.workflow, runs.crm_run_id(event.event_id), conf, startable_dag_ids=startable.keys()
-        )
-        # Recorded on a duplicate too: a crash between starting the run and this insert heals on redelivery.
-        db.insert_external_event(
-            f"crm:{event.event_id}",
-            "crm",
-            CRM_EVENT_TYPE,
-            f"crm:{event.workflow}:{params.request_id}",
-            {**event.model_dump(mode="json"), "payload": conf},
-        )
-        _accepted(request, result.status, dag_id=result.dag_id, run_id=result.run_id)
+        run_id = runs.crm_run_id(event.event_id)
+        # A redelivery is answered as such whatever became of its workflow since; the event id naming
+        # another workflow is the sender's error. Then the workflow must be startable with these params.
+        earlier = db.start_requested(f"crm:{event.event_id}")
+        if earlier is None:
+            runs.check_startable(event.workflow, conf)
+        if earlier in (None, event.workflow):
+            # Stores again only the inbox row a first delivery may lack (and wins or loses a race).
+            earlier = db.insert_start_request(
+                f"crm:{event.event_id}",
+                f"crm:{event.workflow}:{params.request_id}",
+                {**event.model_dump(mode="json"), "payload": conf},
+                event_type=CRM_EVENT_TYPE,
+                dag_id=event.workflow,
+                run_id=run_id,
+                conf=conf,
+            )
+        if earlier is not None and earlier != event.workflow:
+            raise WebhookError(
+                409, "event_id_conflict", f"event_id already started workflow {earlier!r}", field="event_id"
+            )
+        # Woken on a duplicate too: the first delivery may have been stored by a server that died since.
+        STARTER.wake()
+        status = "accepted" if earlier is None else "duplicate"
+        _accepted(request, status, dag_id=event.workflow, run_id=run_id)
         return JSONResponse(
-            {"status": result.status, "dag_id": result.dag_id, "run_id": result.run_id},
-            status_code=201 if result.status == "started" else 200,
+            {"status": status, "dag_id": event.workflow, "run_id": run_id},
+            status_code=202 if status == "accepted" else 200,
         )
 
     @app.post("/esign")
@@ -220,6 +246,17 @@ def create_app() -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """In the API server (Airflow enters its mounted apps' lifespans): the run starter runs while it does,
+    and starts what a server that died left stored but not started."""
+    STARTER.start()
+    try:
+        yield
+    finally:
+        STARTER.stop()
+
+
 def _store(
     request: Request, source: str, event_id: str, event_type: str, correlation_key: str, event: BaseModel
 ) -> JSONResponse:
@@ -227,5 +264,12 @@ def _store(
         f"{source}:{event_id}", source, event_type, correlation_key, event.model_dump(mode="json")
     )
     status = "accepted" if inserted else "duplicate"
-    _accepted(request, status, source=source, event_id=event_id, type=event_type, key=correlation_key)
-    return JSONResponse({"status": status, "event_id": f"{source}:{event_id}"}, status_code=202)
+    # Stored first; then the waits it ends are ended here and now (a duplicate too: the first delivery may
+    # have been stored by a server that died before this step). The trigger is the fallback.
+    ended = resume.end_waiting_tasks(correlation_key, event_type)
+    _accepted(
+        request, status, source=source, event_id=event_id, type=event_type, key=correlation_key, ended=ended
+    )
+    return JSONResponse(
+        {"status": status, "event_id": f"{source}:{event_id}", "ended_waits": ended}, status_code=202
+    )

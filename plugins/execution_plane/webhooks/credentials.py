@@ -1,8 +1,15 @@
 """Airflow connections as the API server sees them, cached briefly.
 
-Inside the API server there is no task supervisor, so ``airflow.sdk.BaseHook.get_connection`` finds nothing
-(it only asks the Task SDK's backends); ``airflow.models.Connection.get_connection_from_secrets`` walks the
-server's backends (environment variables, a configured secrets backend, then the metadata database).
+Read with the Task SDK's ``airflow.sdk.Connection.get``, which asks the secrets backends of the process
+it runs in (``airflow.sdk.execution_time.supervisor.ensure_secrets_backend_loaded``). The API server marks
+itself a server process before it imports anything else (``airflow.api_fastapi.main`` sets
+``_AIRFLOW_PROCESS_CONTEXT=server``), so in this plugin's routes the chain is: a configured secrets backend
+(``[secrets] backend``), environment variables (``AIRFLOW_CONN_*``), then the metadata database, the same
+connections the UI and ``airflow connections get`` show. Inside a task (``dag.test()`` drives these routes
+from a task's process) the chain is the task's own: secrets backend, environment variables, Execution API.
+``airflow.models.Connection.get_connection_from_secrets`` is deprecated: where Task SDK supervisor comms
+exist it warns (DeprecationWarning) and forwards to this same call.
+
 A signature check per request must not cost a metadata query each time, hence the short cache: a rotated
 secret is picked up within ``TTL_S`` seconds.
 """
@@ -22,22 +29,23 @@ TTL_S = 60.0
 
 _cache: dict[str, tuple[float, Any]] = {}
 _lock = threading.Lock()
+# The cache's clock (monotonic: a wall-clock step neither expires nor extends an entry).
+_now = time.monotonic
 
 
 def get_connection(conn_id: str) -> Any:
     """The Airflow ``Connection`` named ``conn_id`` (fetched at most once per ``TTL_S``)."""
-    now = time.monotonic()
+    now = _now()
     with _lock:
         cached = _cache.get(conn_id)
     if cached is not None and now - cached[0] < TTL_S:
         return cached[1]
     # Imported here: the plugin module is imported by every component; only the API server needs this.
-    # Not airflow.sdk.Connection (the rule's advice): outside a task it never reaches the metadata database.
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.models import Connection
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        conn = Connection.get_connection_from_secrets(conn_id)  # noqa: AIR311
+        conn = Connection.get(conn_id)
     except AirflowNotFoundException:
         log.error("webhook ingress: Airflow connection %r is not defined", conn_id)
         raise WebhookError(503, "not_configured", "the webhook receiver is not configured") from None

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2.pool import ThreadedConnectionPool
 
+from execution_plane import inbox
 from execution_plane.webhooks.credentials import get_connection
 from execution_plane.webhooks.errors import WebhookError
 
@@ -112,22 +113,50 @@ def run_in_transaction(work: Callable[[Any], T]) -> T:
 def insert_external_event(
     event_id: str, source: str, event_type: str, correlation_key: str, payload: dict[str, Any]
 ) -> bool:
-    """Store one event in the inbox; False when ``event_id`` is already there (a redelivery).
+    """Store one event in the inbox (``execution_plane.inbox``); False when ``event_id`` is already there."""
+    return run_in_transaction(
+        lambda cur: inbox.insert_event(cur, event_id, source, event_type, correlation_key, payload)
+    )
 
-    The table's AFTER INSERT trigger NOTIFYs ``ep_external_events`` with the correlation key at commit,
-    which wakes the deferred tasks waiting for it; a duplicate inserts nothing and so notifies nobody.
-    """
 
-    def work(cur: Any) -> bool:
+def start_requested(event_id: str) -> str | None:
+    """The dag id a start request stored under ``event_id`` asked for, if one is stored."""
+
+    def work(cur: Any) -> str | None:
+        cur.execute("SELECT dag_id FROM run_starts WHERE event_id = %s", (event_id,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    return run_in_transaction(work)
+
+
+def insert_start_request(
+    event_id: str,
+    correlation_key: str,
+    payload: dict[str, Any],
+    *,
+    event_type: str,
+    dag_id: str,
+    run_id: str,
+    conf: dict[str, Any],
+) -> str | None:
+    """Store a request to start ``dag_id`` (``run_starts``, for the starter) and its event (the inbox, source
+    ``crm``) in one transaction. None when it is new; else the dag id ``event_id`` already asked for (the
+    same: a redelivery, stored again only where the first delivery's inbox row is missing)."""
+
+    def work(cur: Any) -> str | None:
         cur.execute(
-            """
-            INSERT INTO external_events (event_id, source, event_type, correlation_key, payload)
-            VALUES (%s, %s, %s, %s, %s::jsonb)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id
-            """,
-            (event_id, source, event_type, correlation_key, json.dumps(payload)),
+            "INSERT INTO run_starts (event_id, dag_id, run_id, conf) VALUES (%s, %s, %s, %s::jsonb)"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            (event_id, dag_id, run_id, json.dumps(conf)),
         )
-        return cur.fetchone() is not None
+        if cur.fetchone() is not None:
+            earlier = None
+        else:
+            cur.execute("SELECT dag_id FROM run_starts WHERE event_id = %s", (event_id,))
+            earlier = str(cur.fetchone()[0])
+        if earlier in (None, dag_id):
+            inbox.insert_event(cur, event_id, "crm", event_type, correlation_key, payload)
+        return earlier
 
     return run_in_transaction(work)

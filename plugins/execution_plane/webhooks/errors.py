@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from execution_plane import telemetry
+
 log = logging.getLogger(__name__)
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -61,6 +63,7 @@ def invalid_body(errors: Sequence[Any], *, prefix: tuple[str, ...] = ()) -> Webh
 
 
 def _refused(request: Request, status_code: int, error: str, field: str | None) -> None:
+    telemetry.incr("webhook.refused", reason=error, status=str(status_code))
     log.info(
         "webhook refused: %s %s -> %d %s field=%s delivery=%s",
         request.method,
@@ -97,6 +100,7 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # No exception text in the answer: it may quote SQL, hosts or configuration.
     log.exception("webhook failed: %s %s", request.method, request.url.path)
+    telemetry.incr("webhook.refused", reason="internal_error", status="500")
     return JSONResponse(
         error_body("internal_error", "the request could not be processed; retry later", None),
         status_code=500,

@@ -1,4 +1,5 @@
-"""Starting DAG runs from inside the API server (blocking metadata-DB calls: call from a ``def`` route).
+"""Starting DAG runs from inside the API server (blocking metadata-DB calls: call from a ``def`` route or
+the starter's thread).
 
 The run id is derived from the sender's event id, so Airflow's unique (dag_id, run_id) makes a redelivery
 start nothing: the second delivery finds the run, or loses the insert race and is told it is a duplicate.
@@ -27,6 +28,62 @@ class StartResult:
 
 def crm_run_id(event_id: str) -> str:
     return f"crm__{event_id}"
+
+
+_PARAMS: dict[str, tuple[Any, Any]] = {}
+"""dag_id -> (the DAG version whose params these are, its params): deserializing a DAG costs tens of ms."""
+
+
+def check_startable(dag_id: str, conf: dict[str, Any]) -> None:
+    """Refuse now what the run's start would refuse later: a workflow missing in Airflow (503: deploying it
+    makes a retry succeed), paused (409), or params its DAG refuses (422, the DAG's own ``Param`` checks, as
+    Airflow runs them when it creates the run). The ingress asks before it stores a start request."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.models import DagModel
+    from airflow.models.dag_version import DagVersion
+    from airflow.models.dagbag import DBDagBag
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with create_session() as session:
+            _refuse_unstartable(dag_id, session.scalar(select(DagModel).where(DagModel.dag_id == dag_id)))
+            version = session.scalar(
+                select(DagVersion.id)
+                .where(DagVersion.dag_id == dag_id)
+                .order_by(DagVersion.version_number.desc())
+                .limit(1)
+            )
+            cached = _PARAMS.get(dag_id)
+            if cached is None or cached[0] != version:
+                dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+                if dag is None:
+                    _refuse_unstartable(dag_id, None)
+                    return
+                cached = _PARAMS[dag_id] = (version, dag.params)
+    except OperationalError:
+        log.exception("Airflow metadata database unavailable")
+        raise WebhookError(503, "unavailable", "Airflow's database is unavailable; retry later") from None
+    try:
+        cached[1].deep_merge(conf).validate()
+    except ParamValidationError as exc:
+        raise WebhookError(422, "invalid_params", str(exc), field="payload") from None
+
+
+def _refuse_unstartable(dag_id: str, dag: Any) -> None:
+    if dag is None or dag.is_stale or dag.has_import_errors:
+        # 503: deploying or fixing the DAG file makes a retry of the same delivery succeed.
+        raise WebhookError(
+            503,
+            "workflow_unavailable",
+            f"workflow {dag_id!r} is not deployed in Airflow (missing, removed or failing to import)",
+            field="workflow",
+        )
+    if dag.is_paused:
+        raise WebhookError(
+            409, "workflow_paused", f"workflow {dag_id!r} is paused in Airflow", field="workflow"
+        )
 
 
 def start_run(
@@ -62,19 +119,7 @@ def start_run(
                     f"event_id already started workflow {existing[0]!r}",
                     field="event_id",
                 )
-            dag = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
-            if dag is None or dag.is_stale or dag.has_import_errors:
-                # 503: deploying or fixing the DAG file makes a retry of the same delivery succeed.
-                raise WebhookError(
-                    503,
-                    "workflow_unavailable",
-                    f"workflow {dag_id!r} is not deployed in Airflow (missing, removed or failing to import)",
-                    field="workflow",
-                )
-            if dag.is_paused:
-                raise WebhookError(
-                    409, "workflow_paused", f"workflow {dag_id!r} is paused in Airflow", field="workflow"
-                )
+            _refuse_unstartable(dag_id, session.scalar(select(DagModel).where(DagModel.dag_id == dag_id)))
             try:
                 trigger_dag(
                     dag_id,

@@ -14,75 +14,49 @@ from execution_plane.catalog import (
     INVENTORY,
     PausePoint,
     WaitsOn,
-    WorkflowClass,
-    WorkflowRecord,
     by_dag_id,
     by_key,
-    classify,
     disagreements,
 )
+from tests.plugins.catalog.spec_facts import DISAGREEING, LONG, MEDIUM, SHORT, SPEC
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-SHORT = WorkflowClass.SHORT_LIVED_LOCAL
-MEDIUM = WorkflowClass.MEDIUM_LIVED_ORCHESTRATED
-LONG = WorkflowClass.LONG_LIVED_DURABLE
-
-# key -> (duration as the spec writes it, class the workflow runs as): pinned so a new verdict is deliberate.
-EXPECTED: dict[str, tuple[str, WorkflowClass]] = {
-    "lead_scoring": ("<5s", MEDIUM),
-    "message_classification": ("<2s", SHORT),
-    "dialect_detection": ("<1s", SHORT),
-    "knowledge_retrieval": ("<3s", SHORT),
-    "dashboard_aggregation": ("<5s", SHORT),
-    "health_check": ("<1s", SHORT),
-    "trust_score_calculation": ("<5s", SHORT),
-    "audit_log_write": ("<1s", SHORT),
-    "lead_qualification_pipeline": ("1-5 min", MEDIUM),
-    "multi_channel_outreach_sequence": ("1 hour-2 days", LONG),
-    "meeting_booking_flow": ("2-10 min", LONG),
-    "proposal_generation": ("5-15 min", MEDIUM),
-    "affiliate_onboarding": ("10-30 min", LONG),
-    "compliance_scan": ("2-5 min", MEDIUM),
-    "evidence_pack_assembly": ("1-5 min", MEDIUM),
-    "contradiction_scan": ("5-30 min", MEDIUM),
-    "partner_approval": ("1-14 days", LONG),
-    "dd_room": ("2-8 weeks", LONG),
-    "signature_commitment": ("1-7 days", LONG),
-    "ma_offer_negotiation": ("2-12 weeks", LONG),
-    "geographic_expansion_launch": ("4-12 weeks", LONG),
-    "pmi_program_execution": ("3-6 months", LONG),
-}
 
 
 def test_inventory_holds_every_workflow_of_the_spec_once() -> None:
     keys = [record.key for record in INVENTORY]
 
     assert len(keys) == len(set(keys)) == 22
-    assert set(keys) == set(EXPECTED)
+    assert set(keys) == set(SPEC)
 
 
 def test_count_per_spec_table() -> None:
     assert Counter(record.spec_class for record in INVENTORY) == {SHORT: 8, MEDIUM: 8, LONG: 6}
 
 
-@pytest.mark.parametrize("record", INVENTORY, ids=lambda record: record.key)
-def test_every_record_runs_as_the_rules_class(record: WorkflowRecord) -> None:
-    duration, expected_class = EXPECTED[record.key]
-    assert str(record.duration) == duration
-    assert record.workflow_class is classify(record).workflow_class is expected_class
-    assert record.rule_reasons == classify(record).reasons
-    assert record.rule_reasons
-    assert record.disagrees_with_spec is (record.workflow_class is not record.spec_class)
+@pytest.mark.parametrize("key", SPEC)
+def test_every_record_carries_the_spec_facts(key: str) -> None:
+    record, spec = by_key(key), SPEC[key]
+
+    assert record.spec_class is spec.table
+    assert str(record.duration) == spec.duration
+    assert record.external_systems == spec.external_systems
+    assert record.compensation == spec.compensation
+
+
+@pytest.mark.parametrize("key", SPEC)
+def test_every_record_runs_as_the_rule_applied_by_hand(key: str) -> None:
+    record, spec = by_key(key), SPEC[key]
+
+    assert record.workflow_class is spec.runs_as
+    assert record.classification.criteria == spec.criteria
+    assert len(record.rule_reasons) == len(spec.criteria)
+    assert record.disagrees_with_spec is (spec.runs_as is not spec.table)
 
 
 def test_disagreements_are_the_records_the_rule_moves() -> None:
-    assert [record.key for record in disagreements()] == [
-        "lead_scoring",
-        "multi_channel_outreach_sequence",
-        "meeting_booking_flow",
-        "affiliate_onboarding",
-    ]
+    assert [key for key, spec in SPEC.items() if spec.runs_as is not spec.table] == DISAGREEING
+    assert [record.key for record in disagreements()] == DISAGREEING
 
 
 def test_outreach_sequence_is_durable_for_days_channels_and_messages() -> None:
@@ -114,15 +88,34 @@ def test_priority_workflows_carry_the_spec_facts() -> None:
     assert by_dag_id("signature_commitment").external_systems == ("DocuSign/Adobe Sign", "Email", "CRM")
 
 
-def test_implementations_are_the_priority_workflows_and_health_check() -> None:
+def test_every_workflow_of_the_spec_is_implemented_by_its_dag() -> None:
     implemented = {record.key: record.implementation for record in INVENTORY if record.implementation}
 
     assert implemented == {
         "health_check": "health_check",
+        "message_classification": "message_classification",
+        "dialect_detection": "dialect_detection",
+        "knowledge_retrieval": "knowledge_retrieval",
+        "lead_scoring": "lead_scoring",
+        "dashboard_aggregation": "dashboard_aggregation",
+        "trust_score_calculation": "trust_score_calculation",
+        "audit_log_write": "audit_log_write",
         "partner_approval": "partner_approval",
         "dd_room": "dd_room",
         "signature_commitment": "signature_commitment",
+        "ma_offer_negotiation": "ma_offer",
+        "geographic_expansion_launch": "geo_expansion_launch",
+        "pmi_program_execution": "pmi_program",
+        "lead_qualification_pipeline": "lead_qualification",
+        "multi_channel_outreach_sequence": "outreach_sequence",
+        "meeting_booking_flow": "meeting_booking",
+        "affiliate_onboarding": "affiliate_onboarding",
+        "proposal_generation": "proposal_generation",
+        "compliance_scan": "compliance_scan",
+        "evidence_pack_assembly": "evidence_pack",
+        "contradiction_scan": "contradiction_scan",
     }
+    assert by_dag_id("lead_qualification").workflow_class.tag == "class:medium-lived-orchestrated"
     assert by_dag_id("health_check").workflow_class.tag == "class:short-lived-local"
 
 
@@ -141,9 +134,10 @@ def test_unknown_dag_id_raises_key_error() -> None:
         by_dag_id("no_such_dag")
 
 
-def test_a_workflow_without_a_dag_is_not_found_by_dag_id() -> None:
+def test_a_workflow_is_found_by_its_dag_id_not_by_its_key() -> None:
+    assert by_dag_id("lead_qualification").key == "lead_qualification_pipeline"
     with pytest.raises(KeyError):
-        by_dag_id("lead_scoring")
+        by_dag_id("lead_qualification_pipeline")
 
 
 def test_importing_the_catalog_does_not_import_airflow() -> None:
@@ -166,7 +160,7 @@ def test_docs_list_every_workflow_and_every_disagreement() -> None:
     docs = (REPO_ROOT / "docs" / "catalog.md").read_text(encoding="utf-8")
     _, disagreement_section = docs.split("## Where the spec's table disagrees with the rule", 1)
 
-    for record in INVENTORY:
-        assert f"`{record.key}`" in docs
-    for record in disagreements():
-        assert f"`{record.key}`" in disagreement_section
+    for key in SPEC:
+        assert f"`{key}`" in docs
+    for key in DISAGREEING:
+        assert f"`{key}`" in disagreement_section

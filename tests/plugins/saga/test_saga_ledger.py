@@ -18,9 +18,9 @@ import pytest
 
 from execution_plane.hooks.esign import EsignHook
 from execution_plane.hooks.http import ProviderError
+from execution_plane.saga.compensations import Compensation
 from execution_plane.saga.errors import IdempotencyConflict, WorkflowAlreadyEnded, WorkflowNotRunning
 from execution_plane.saga.keys import message_id
-from execution_plane.saga.ledger import Compensation
 from execution_plane.saga.steps import Saga
 
 REPO = Path(__file__).resolve().parents[3]

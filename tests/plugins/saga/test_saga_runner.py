@@ -14,8 +14,8 @@ import pytest
 from execution_plane.hooks.esign import EsignHook
 from execution_plane.hooks.http import ProviderError
 from execution_plane.saga import compensations, runner
+from execution_plane.saga.compensations import Compensation
 from execution_plane.saga.errors import UnknownCompensation
-from execution_plane.saga.ledger import Compensation
 from execution_plane.saga.steps import Saga
 
 DAG_ID = "saga_runner_test"

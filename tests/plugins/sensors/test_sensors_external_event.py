@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -186,3 +187,62 @@ def test_end_task_resumed_by_dag_test_waits_again_inline(events: EventTable) -> 
     assert outcome["status"] == "received"
     assert outcome["event"]["event_id"] == event_id
     context["ti"].xcom_push.assert_called_once_with(key="event", value=outcome)
+
+
+def _ti_context(**fields: Any) -> dict[str, Any]:
+    ti = mock.MagicMock()
+    ti.configure_mock(
+        id=uuid.uuid4(),
+        dag_id="deal_dag",
+        run_id="run-1",
+        task_id="wait_for_signature",
+        map_index=-1,
+        **fields,
+    )
+    return {"ti": ti}
+
+
+def _registered(business_db: Any, ti_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    with business_db.cursor() as cur:
+        cur.execute(
+            "SELECT dag_id, run_id, task_id, map_index, correlation_key, event_types, after_at, until_at,"
+            " xcom_key FROM event_waits WHERE ti_id = %s",
+            (str(ti_id),),
+        )
+        rows: list[tuple[Any, ...]] = cur.fetchall()
+        cur.execute("DELETE FROM event_waits WHERE ti_id = %s", (str(ti_id),))
+    return rows
+
+
+def test_a_wait_that_ends_its_task_registers_itself_before_deferring(
+    events: EventTable, business_db: Any
+) -> None:
+    """The ingress finds it by correlation key and ends the task instance as soon as the event is stored."""
+    context = _ti_context()
+    sensor = _sensor(end_task=True, after_received_at="2026-11-01T00:00:00+00:00", xcom_key="answer")
+
+    with pytest.raises(TaskDeferred):
+        sensor.execute(context)  # type: ignore[arg-type]
+
+    assert _registered(business_db, context["ti"].id) == [
+        (
+            "deal_dag",
+            "run-1",
+            "wait_for_signature",
+            -1,
+            "deal-42",
+            ["envelope.completed", "envelope.declined"],
+            datetime(2026, 11, 1, tzinfo=UTC),
+            datetime(2026, 11, 8, tzinfo=UTC),
+            "answer",
+        )
+    ]
+
+
+def test_a_wait_resumed_on_a_worker_is_not_registered(events: EventTable, business_db: Any) -> None:
+    context = _ti_context()
+
+    with pytest.raises(TaskDeferred):
+        _sensor(end_task=False).execute(context)  # type: ignore[arg-type]
+
+    assert _registered(business_db, context["ti"].id) == []

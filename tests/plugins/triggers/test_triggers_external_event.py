@@ -140,7 +140,11 @@ async def test_other_correlation_keys_and_event_types_are_ignored(event_table: E
 
     event_table.insert(other_key, "envelope.completed")
     event_table.insert(key, "envelope.viewed")
-    await asyncio.sleep(0.5)
+    # A positive signal, not a pause: a check of the key that started after both inserts has completed.
+    listener = SharedEventListener.active(CONN_ID)
+    assert listener is not None
+    await listener._checked_after_now(key)
+    await asyncio.sleep(0)  # the trigger's task runs once more if that check had woken it
     assert not waiting.done()
 
     declined_id = event_table.insert(key, "envelope.declined")

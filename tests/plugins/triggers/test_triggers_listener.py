@@ -45,7 +45,10 @@ async def test_200_waits_share_one_listen_connection_and_all_wake(event_table: E
     keys = [event_table.new_key() for _ in range(WAITS)]
     waiting = [_start(_trigger(key)) for key in keys]
     await wait_until(lambda: _connected(WAITS))
-    await asyncio.sleep(0.2)  # let the first batched check run; nothing is there yet
+    listener = SharedEventListener.active(CONN_ID)
+    assert listener is not None
+    await listener._checked_after_now(keys[-1])  # a batched check that covers every key has run: nothing yet
+    await asyncio.sleep(0)
 
     assert not any(task.done() for task in waiting)
     assert event_table.listener_backends() == 1
@@ -132,9 +135,9 @@ async def test_connection_closes_after_the_last_waiter_leaves(event_table: Event
 
     await asyncio.wait_for(_first(_trigger(key)), timeout=5)
 
-    # The idle grace is 0.2 s in these tests.
+    # The idle grace is 0.2 s in these tests; the backend is gone once Postgres saw the connection close.
     await wait_until(lambda: SharedEventListener.active(CONN_ID) is None)
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: event_table.listener_backends() == 0)
     assert event_table.listener_backends() == 0
 
 

@@ -58,7 +58,7 @@ def test_plugin_mounts_the_app_under_webhooks() -> None:
     from execution_plane.plugin import ExecutionPlanePlugin
 
     assert ExecutionPlanePlugin.name == "execution_plane"
-    [entry] = ExecutionPlanePlugin.fastapi_apps
+    [entry] = [app for app in ExecutionPlanePlugin.fastapi_apps if app["url_prefix"] == "/webhooks"]
     assert entry["url_prefix"] == "/webhooks"
     assert entry["name"] == "Execution Plane webhooks"
     assert isinstance(entry["app"], FastAPI)

@@ -1,7 +1,9 @@
-"""``POST /crm/events``: starts the workflow's DAG run once per CRM event, in the real metadata DB."""
+"""``POST /crm/events``: stores the request and answers, then the starter starts the workflow's DAG run once
+per CRM event, in the real metadata DB."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from execution_plane.webhooks import workflows
-from execution_plane.webhooks.app import create_app
+from execution_plane.webhooks.app import STARTER, create_app
 from tests.plugins.webhooks.webhook_support import (
     MISSING_DAG_ID,
     PAUSED_DAG_ID,
@@ -25,12 +27,22 @@ pytestmark = pytest.mark.usefixtures("startable")
 Rows = Callable[[str], list[dict[str, Any]]]
 
 
+def started(dag_runs: Rows, run_id: str, timeout: float = 30) -> list[dict[str, Any]]:
+    """The runs with ``run_id`` once the starter started one (it is woken by each delivery)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rows := dag_runs(run_id):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"no run {run_id} started within {timeout} s")
+
+
 def test_new_event_starts_the_run(post: Post, tag: str, dag_runs: Rows, inbox_rows: Rows) -> None:
     response = post("/crm/events", crm_body(tag))
 
-    assert response.status_code == 201
-    assert response.json() == {"status": "started", "dag_id": STARTABLE_DAG_ID, "run_id": f"crm__crm_{tag}"}
-    [run] = dag_runs(f"crm__crm_{tag}")
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted", "dag_id": STARTABLE_DAG_ID, "run_id": f"crm__crm_{tag}"}
+    [run] = started(dag_runs, f"crm__crm_{tag}")
     assert run["dag_id"] == STARTABLE_DAG_ID
     assert run["conf"] == {"request_id": f"req_{tag}", "amount": 3}
     assert run["logical_date"] is None
@@ -47,12 +59,14 @@ def test_new_event_starts_the_run(post: Post, tag: str, dag_runs: Rows, inbox_ro
 
 
 def test_duplicate_delivery_starts_nothing(post: Post, tag: str, dag_runs: Rows, inbox_rows: Rows) -> None:
-    assert post("/crm/events", crm_body(tag)).status_code == 201
+    assert post("/crm/events", crm_body(tag)).status_code == 202
+    started(dag_runs, f"crm__crm_{tag}")
 
     again = post("/crm/events", crm_body(tag))
 
     assert again.status_code == 200
     assert again.json() == {"status": "duplicate", "dag_id": STARTABLE_DAG_ID, "run_id": f"crm__crm_{tag}"}
+    time.sleep(0.5)  # the starter, woken by the duplicate too, has nothing to start
     assert len(dag_runs(f"crm__crm_{tag}")) == 1
     assert len(inbox_rows(tag)) == 1
 
@@ -75,14 +89,16 @@ def test_concurrent_duplicate_deliveries_start_one_run(
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = sorted(pool.map(deliver, range(4)))
 
-    assert statuses == [200, 200, 200, 201]
-    assert len(dag_runs(f"crm__crm_{tag}")) == 1
+    assert statuses == [200, 200, 200, 202]
+    STARTER.wake()  # each client's lifespan stopped the shared starter when it closed
+    assert len(started(dag_runs, f"crm__crm_{tag}")) == 1
 
 
 def test_event_id_reused_for_another_workflow_is_409(
     post: Post, tag: str, dag_runs: Rows, inbox_rows: Rows
 ) -> None:
-    assert post("/crm/events", crm_body(tag)).status_code == 201
+    assert post("/crm/events", crm_body(tag)).status_code == 202
+    started(dag_runs, f"crm__crm_{tag}")
 
     response = post("/crm/events", crm_body(tag, workflow=PAUSED_DAG_ID))
 

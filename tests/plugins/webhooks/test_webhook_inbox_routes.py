@@ -46,7 +46,7 @@ def test_esign_event_is_stored_and_accepted(post: Post, tag: str, inbox_rows: Ca
     response = post("/esign", esign_body(tag))
 
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "event_id": f"esign:evt_{tag}"}
+    assert response.json() == {"status": "accepted", "event_id": f"esign:evt_{tag}", "ended_waits": 0}
     [row] = inbox_rows(tag)
     assert row["event_id"] == f"esign:evt_{tag}"
     assert row["source"] == "esign"
@@ -99,7 +99,7 @@ def test_outside_event_is_stored_under_its_source(
     response = post(f"/events/{source}", outside_body(tag))
 
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "event_id": f"{source}:evt_{tag}"}
+    assert response.json() == {"status": "accepted", "event_id": f"{source}:evt_{tag}", "ended_waits": 0}
     [row] = inbox_rows(tag)
     assert (row["source"], row["event_type"], row["correlation_key"]) == (
         source,

@@ -1,0 +1,1 @@
+"""One ``APIRouter`` per service; ``services.app.create_app`` includes each."""
