@@ -9,7 +9,32 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from include.sandbox.provider import ProviderError
-from include.sandbox.routes import calcom, control, crm, docstore, esign, llm, messaging, research
+from include.sandbox.routes import (
+    advisor,
+    affiliates,
+    calcom,
+    control,
+    counsel,
+    crm,
+    crm_contacts,
+    crm_customers,
+    crm_leads,
+    directory,
+    docstore,
+    erp,
+    esign,
+    flags,
+    hris,
+    infra,
+    legal,
+    llm,
+    messaging,
+    metrics,
+    notify,
+    regulator,
+    research,
+    sanctions,
+)
 from include.sandbox.state import SandboxState
 from include.sandbox.webhooks import WebhookDispatcher
 
@@ -47,6 +72,34 @@ def create_app(*, state: SandboxState | None = None) -> FastAPI:
         docstore.router,
         research.research_router,
         research.financials_router,
+        regulator.router,
+        regulator.control_router,
+        counsel.router,
+        counsel.control_router,
+        advisor.router,
+        advisor.control_router,
+        crm_customers.router,
+        crm_contacts.router,
+        messaging.control_router,
+        hris.router,
+        erp.router,
+        erp.control_router,
+        directory.router,
+        legal.router,
+        legal.control_router,
+        infra.router,
+        infra.control_router,
+        flags.router,
+        metrics.router,
+        metrics.control_router,
+        notify.router,
+        crm_leads.router,
+        research.control_router,
+        sanctions.router,
+        sanctions.control_router,
+        affiliates.platform_router,
+        affiliates.payouts_router,
+        affiliates.control_router,
     ):
         app.include_router(router)
     return app

@@ -18,7 +18,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-RESOURCE_KINDS = ("partners", "deals", "notes", "envelopes", "messages", "bookings", "objects", "rooms")
+RESOURCE_KINDS = (
+    "partners",
+    "deals",
+    "notes",
+    "envelopes",
+    "messages",
+    "bookings",
+    "objects",
+    "rooms",
+    "filings",
+    "counsel_reviews",
+    "advisor_reviews",
+    "transfers",
+    "consolidations",
+    "mandates",
+    "provisionings",
+    "grants",
+    "parent_changes",
+    "assignments",
+    "customer_merges",
+    "contacts",
+    "conversations",
+    "leads",
+    "rate_limits",
+    "screenings",
+    "sanctions_entries",
+    "affiliate_accounts",
+    "link_sets",
+    "payout_profiles",
+)
 
 FaultMode = Literal["error", "slow", "drop"]
 

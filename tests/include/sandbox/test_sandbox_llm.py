@@ -83,3 +83,26 @@ def test_bearer_token_is_required_and_an_api_key_is_not_enough(anon: TestClient)
 
 def test_messages_are_required(client: TestClient) -> None:
     assert client.post("/llm/v1/chat/completions", json={"model": "m", "messages": []}).status_code == 422
+
+
+def test_two_documents_are_answered_with_the_labelled_clauses_they_disagree_on(client: TestClient) -> None:
+    prompt = (
+        "Compare document A and document B. Answer with JSON only.\n\n"
+        '<document id="A" kind="Term sheet" title="t">\n1| TERM SHEET\n2| Governing law: DIFC law\n'
+        "3| Territory: Saudi Arabia\n</document>\n\n"
+        '<document id="B" kind="CRM record" title="c">\n1| Territory: Saudi Arabia\n'
+        "2| Governing law: English law\n</document>"
+    )
+    answer = _ask(client, prompt, response_format={"type": "json_object"})
+    assert json.loads(answer["choices"][0]["message"]["content"]) == {
+        "conflicts": [
+            {
+                "topic": "governing law",
+                "a_line": 2,
+                "a_quote": "Governing law: DIFC law",
+                "b_line": 2,
+                "b_quote": "Governing law: English law",
+                "explanation": "governing law: 'DIFC law' in A, 'English law' in B",
+            }
+        ]
+    }
