@@ -7,6 +7,7 @@ because Airflow retries and re-runs must reproduce the same documents, hashes an
 
 Packages:
     common                Message, canonical_json, sha256_hex (shared helpers)
+    approval_token        approval tokens: issue_token / verify_token (signature_commitment and its parents)
     documents             deterministic PDF rendering (fpdf2, Arabic shaping)
     partner_approval      fit score, term sheet, negotiation, partner messages
     dd_room               workstream analyzers, risk register, valuation impact, IC memo

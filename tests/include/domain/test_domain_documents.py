@@ -139,8 +139,8 @@ def test_fpdf_loads_only_when_a_pdf_is_rendered() -> None:
 
     code = (
         "import sys\n"
-        "import include.domain.partner_approval, include.domain.dd_room\n"
-        "import include.domain.signature_commitment\n"
+        "import workflows.partner_approval.domain, workflows.dd_room.domain\n"
+        "import workflows.signature_commitment.domain\n"
         "from include.domain.documents import METADATA_KEYS, PRODUCER, Section, Table, render_pdf\n"
         "assert 'created_at' in METADATA_KEYS and PRODUCER\n"
         "assert 'fpdf' not in sys.modules, 'fpdf imported without a render'\n"
@@ -149,6 +149,6 @@ def test_fpdf_loads_only_when_a_pdf_is_rendered() -> None:
         "assert pdf.startswith(b'%PDF-') and 'fpdf' in sys.modules\n"
     )
     repo = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "PYTHONPATH": str(repo)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "dags")])}
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

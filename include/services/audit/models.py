@@ -1,0 +1,87 @@
+"""An audit event and what writing it returns."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from include.domain.common import canonical_json
+from include.services.common import BusinessKey
+
+MAX_DETAILS_BYTES = 16 * 1024
+MAX_DETAILS_DEPTH = 16
+
+
+def _storable_problem(value: Any) -> str | None:
+    """Why jsonb would not keep ``value`` exactly as sent (or refuse it), or None. Iterative."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DETAILS_DEPTH:
+            return f"nested deeper than {MAX_DETAILS_DEPTH} levels"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "NUL characters (\\u0000) are not accepted"
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return "lone UTF-16 surrogates are not accepted"
+        elif isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+class AuditEvent(BaseModel):
+    """One event of any component. ``event_id`` is the sender's id of the event: the same id again is the
+    same event (a redelivery), stored once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: BusinessKey
+    component: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$", description="who reports: a service, a DAG")
+    actor: str = Field(min_length=1, max_length=200, description="who did it: a user, a system")
+    action: str = Field(pattern=r"^[a-z][a-z0-9_.:-]{0,99}$")
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=300)
+    occurred_at: AwareDatetime | None = None
+    details: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("actor", "workflow_id")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        problem = _storable_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("details")
+    @classmethod
+    def _storable(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        problem = _storable_problem(value)
+        if problem:
+            raise ValueError(problem)
+        try:
+            size = len(canonical_json(value))
+        except ValueError as exc:  # NaN / Infinity: no JSON form
+            raise ValueError(str(exc)) from None
+        if size > MAX_DETAILS_BYTES:
+            raise ValueError(f"details are {size} bytes, more than {MAX_DETAILS_BYTES}")
+        return value
+
+
+def chained_details(event: AuditEvent) -> dict[str, Any]:
+    """What the audit log row holds (and its hash covers): the event's id and reporter with its details."""
+    return {
+        "event_id": event.event_id,
+        "component": event.component,
+        "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None,
+        "details": event.details,
+    }
+
+
+class AuditWrite(BaseModel):
+    event_id: str
+    audit_id: int = Field(description="the audit_log row")
+    hash: str = Field(description="its link in the chain")
+    stored: Literal["created", "duplicate"]
