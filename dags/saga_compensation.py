@@ -17,8 +17,7 @@ from datetime import datetime
 from airflow.sdk import Param, dag, task
 
 from execution_plane.defaults import default_args, tags_for
-
-WORKFLOW_ID_PATTERN = r"^[a-z_]+:[A-Za-z0-9._-]{1,64}$"
+from execution_plane.saga.keys import WORKFLOW_ID_PATTERN
 
 
 @dag(
@@ -26,7 +25,8 @@ WORKFLOW_ID_PATTERN = r"^[a-z_]+:[A-Za-z0-9._-]{1,64}$"
     start_date=datetime(2026, 1, 1),
     catchup=False,
     doc_md=__doc__,
-    default_args=default_args(),
+    # Undoing what a workflow did goes before any workflow's next step (a free worker takes it first).
+    default_args=default_args(priority_weight=1000, weight_rule="absolute"),
     tags=tags_for("saga_compensation", "saga"),
     max_active_runs=64,
     params={
@@ -48,21 +48,21 @@ def saga_compensation() -> None:
         from execution_plane.saga.steps import Saga
 
         with Saga.for_workflow(params["workflow_id"], actor="saga:compensation") as saga:
-            reason = begin_compensation(
-                saga, reason=params["reason"], bad_ending=params["bad_ending"], source=params["source"]
+            return begin_compensation(
+                saga,
+                reason=params["reason"],
+                bad_ending=params["bad_ending"],
+                source=params["source"],
+                run_id=run_id,
             )
-            if reason is not None:
-                with saga.conn() as conn, conn.cursor() as cur:
-                    cur.execute(
-                        "UPDATE saga_workflows SET compensation_run_id = %s WHERE workflow_id = %s",
-                        (run_id, saga.workflow_id),
-                    )
-        return reason
 
     @task
     def undo_completed_steps(reason: str | None, params: dict[str, str]) -> dict[str, object]:
         from execution_plane.saga.runner import compensate
         from execution_plane.saga.steps import Saga
+        from workflows import load_compensations
+
+        load_compensations()  # every workflow's undos registered: this run may undo any of them
 
         if reason is None:
             return {

@@ -1,8 +1,8 @@
 """Parse each DAG file on its own, in a process with NO reachable database and no connections.
 
-Prints one JSON document: per file, the DAGs found, import errors, warnings raised while importing,
-and the parse time. A DAG that touches the database, a Variable or a Connection at import time
-fails here (the metadata URL points at a closed port).
+Prints one JSON document: per DAG file (by the dag id its name says), the DAGs found, import errors,
+warnings raised while importing, and the parse time. A DAG that touches the database, a Variable or a
+Connection at import time fails here (the metadata URL points at a closed port).
 """
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ from pathlib import Path
 def main(dag_folder: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
+    from devtools.dag_files import dag_files
+
+    # As Airflow's bundle DAG bag does: the bundle's root is importable (the workflows' packages). This
+    # script's own folder (tests/dags, first on sys.path) holds the tests' `workflows` package: not that one.
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
+    sys.path.append(str(dag_folder))
     report: dict[str, dict[str, object]] = {}
-    for path in sorted(dag_folder.glob("*.py")):
+    for expected_dag_id, path in dag_files(dag_folder).items():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             started = time.perf_counter()
             bag = DagBag(dag_folder=str(path), safe_mode=False, load_op_links=False)
             elapsed = time.perf_counter() - started
-        report[path.name] = {
+        report[expected_dag_id] = {
+            "file": str(path.relative_to(dag_folder)),
             "seconds": round(elapsed, 4),
             "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
             "warnings": [

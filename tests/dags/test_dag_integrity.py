@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.dag_files import dag_files
 from devtools.env import REPO
 from execution_plane.catalog import by_dag_id
 
 DAG_FOLDER = REPO / "dags"
-DAG_FILES = sorted(p.name for p in DAG_FOLDER.glob("*.py"))
+DAG_IDS = sorted(dag_files())
 
 
 def parse_offline(folder: Path) -> dict[str, dict[str, object]]:
@@ -49,28 +50,28 @@ def report() -> dict[str, dict[str, object]]:
 def test_every_file_was_parsed(
     report: dict[str, dict[str, object]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert DAG_FILES, "dags/ holds no DAG file"
-    assert sorted(report) == DAG_FILES
+    assert DAG_IDS, "dags/ holds no DAG file"
+    assert sorted(report) == DAG_IDS
     with capsys.disabled():
         print("\nDAG parse time per file (s; SDK already imported; .local/reports/dag_parse_times.json):")
         for name, entry in sorted(report.items()):
             print(f"  {name:40s} {entry['seconds']:.3f}")
 
 
-@pytest.mark.parametrize("filename", DAG_FILES)
-def test_imports_without_errors_or_deprecations(report: dict[str, dict[str, object]], filename: str) -> None:
-    entry = report[filename]
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_imports_without_errors_or_deprecations(report: dict[str, dict[str, object]], dag_id: str) -> None:
+    entry = report[dag_id]
     assert entry["import_errors"] == {}
     assert entry["warnings"] == []
     dags = entry["dags"]
     assert isinstance(dags, dict)
-    # One DAG per file, named after the file (STYLE.md: dag_id = function name = file name).
-    assert list(dags) == [filename.removesuffix(".py")]
+    # One DAG per file, named as its place says (devtools.dag_files: a workflow's dag.py is its package's).
+    assert list(dags) == [dag_id]
 
 
-@pytest.mark.parametrize("filename", DAG_FILES)
-def test_dag_rules(report: dict[str, dict[str, object]], filename: str) -> None:
-    for dag_id, dag in report[filename]["dags"].items():  # type: ignore[union-attr]
+@pytest.mark.parametrize("dag_file", DAG_IDS)
+def test_dag_rules(report: dict[str, dict[str, object]], dag_file: str) -> None:
+    for dag_id, dag in report[dag_file]["dags"].items():  # type: ignore[union-attr]
         assert dag["tags"], f"{dag_id}: no tags"
         assert dag["owner"] and dag["owner"] != "airflow", f"{dag_id}: owner not set"
         assert dag["catchup"] is False, f"{dag_id}: catchup must be False"
@@ -82,9 +83,9 @@ def test_dag_rules(report: dict[str, dict[str, object]], filename: str) -> None:
             assert "type" in schema, f"{dag_id}: param {name!r} has no JSON-schema type"
 
 
-@pytest.mark.parametrize("filename", DAG_FILES)
-def test_dag_is_in_catalog_with_its_class_tag(report: dict[str, dict[str, object]], filename: str) -> None:
-    for dag_id, dag in report[filename]["dags"].items():  # type: ignore[union-attr]
+@pytest.mark.parametrize("dag_file", DAG_IDS)
+def test_dag_is_in_catalog_with_its_class_tag(report: dict[str, dict[str, object]], dag_file: str) -> None:
+    for dag_id, dag in report[dag_file]["dags"].items():  # type: ignore[union-attr]
         record = by_dag_id(dag_id)
         assert record.rule_class.tag in dag["tags"]
 
@@ -110,5 +111,5 @@ def test_offline_parse_catches_import_time_access(tmp_path: Path) -> None:
         "reads_connection()\n"
     )
     data = parse_offline(tmp_path)
-    assert data["reads_variable.py"]["import_errors"], data["reads_variable.py"]
-    assert data["reads_connection.py"]["import_errors"], data["reads_connection.py"]
+    assert data["reads_variable"]["import_errors"], data["reads_variable"]
+    assert data["reads_connection"]["import_errors"], data["reads_connection"]

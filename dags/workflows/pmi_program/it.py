@@ -1,0 +1,121 @@
+"""IT on Day 1: an account at the acquirer's domain for every transferred employee (identity directory), then
+access to the acquirer's groups (everyone's, and their department's).
+
+Undo, newest first: access revoked, then the accounts disabled; each employee is on the list told once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from execution_plane.saga.compensations import Compensation, compensation
+from workflows.pmi_program.common import add_affected, set_function
+
+if TYPE_CHECKING:
+    from execution_plane.durable import Run
+    from execution_plane.saga.steps import Saga
+
+
+def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str, Any]:
+    from execution_plane.hooks.directory import DirectoryHook
+    from workflows.pmi_program.domain import IntegrationPlan
+
+    p = IntegrationPlan.model_validate(plan)
+    saga = run.saga
+    people = [{"email": e.email, "name": e.name} for e in p.employees]
+    directory_people = [{"person_id": e.employee_id, "name": e.name, "email": e.email} for e in p.employees]
+    groups = p.access_groups()
+    hook = DirectoryHook()
+    try:
+        provisioned = saga.call(
+            "it.accounts",
+            side_effect="directory.provision_accounts",
+            request={"domain": p.acquirer_domain, "people": [e.employee_id for e in p.employees]},
+            call=lambda key: hook.provision_accounts(
+                domain=p.acquirer_domain,
+                source=p.target_company_id,
+                people=directory_people,
+                idempotency_key=key,
+            ),
+            compensation=lambda r: Compensation(
+                "pmi_program.deprovision_accounts",
+                {"provisioning_id": r["provisioning_id"], "domain": p.acquirer_domain, "people": people},
+            ),
+        )
+        account_ids = [a["account_id"] for a in provisioned["accounts"]]
+        granted = saga.call(
+            "it.access",
+            side_effect="directory.grant_access",
+            request={"accounts": len(account_ids), "groups": groups},
+            call=lambda key: hook.grant_access(account_ids=account_ids, groups=groups, idempotency_key=key),
+            compensation=lambda r: Compensation(
+                "pmi_program.revoke_access", {"grant_id": r["grant_id"], "groups": groups, "people": people}
+            ),
+        )
+    finally:
+        hook.close()
+    return {
+        "provisioning_id": provisioned["provisioning_id"],
+        "grant_id": granted["grant_id"],
+        "accounts": len(account_ids),
+        "groups": groups,
+    }
+
+
+@compensation("pmi_program.revoke_access")
+def revoke_access(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
+    from execution_plane.hooks.directory import DirectoryHook
+
+    hook = DirectoryHook()
+    try:
+        result = hook.revoke_access(args["grant_id"], reason=reason, idempotency_key=key)
+    finally:
+        hook.close()
+    with saga.conn() as conn, conn.cursor() as cur:
+        add_affected(
+            cur,
+            saga.workflow_id,
+            args["people"],
+            f"your access to {', '.join(args['groups'])} is removed",
+            role="employee",
+        )
+        set_function(cur, saga.workflow_id, "it", status="separated")
+    return result
+
+
+@compensation("pmi_program.deprovision_accounts")
+def deprovision_accounts(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
+    from execution_plane.hooks.directory import DirectoryHook
+
+    hook = DirectoryHook()
+    try:
+        result = hook.deprovision_accounts(args["provisioning_id"], reason=reason, idempotency_key=key)
+    finally:
+        hook.close()
+    with saga.conn() as conn, conn.cursor() as cur:
+        add_affected(
+            cur,
+            saga.workflow_id,
+            args["people"],
+            f"your account at {args['domain']} is disabled",
+            role="employee",
+        )
+        set_function(cur, saga.workflow_id, "it", status="separated")
+    return result
+
+
+def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """IT's checklist facts: the accounts and the access as the directory holds them."""
+    from execution_plane.hooks.directory import DirectoryHook
+
+    result = row.get("result") or {}
+    if not result:
+        return {"provisioning": None, "grant": None}
+    hook = DirectoryHook()
+    try:
+        return {
+            "provisioning": hook.get_provisioning(result["provisioning_id"])["status"],
+            "grant": hook.get_grant(result["grant_id"])["status"],
+        }
+    finally:
+        hook.close()
