@@ -1,5 +1,9 @@
 """Paths, generated local secrets and the environment every Airflow process of the project runs with.
 
+The settings the project needs to be correct live in ``config/airflow.cfg``, the file the production image
+ships; every process here reads that same file (``AIRFLOW_CONFIG``), and the environment below adds only what
+differs per machine: database, ports, URLs, secrets, paths.
+
 Everything generated lives under ``.local/`` (git-ignored). ``EP_PROFILE`` (default ``dev``) selects a
 separate Airflow home and separate databases, so `make test` never touches what `make run` uses.
 """
@@ -7,10 +11,12 @@ separate Airflow home and separate databases, so `make test` never touches what 
 from __future__ import annotations
 
 import base64
+import configparser
 import json
 import os
 import secrets
 import socket
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +25,56 @@ from devtools.postgres import PostgresTarget
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / ".local"
+# The Airflow config every deployment reads: the image copies it (Dockerfile), every process here reads it.
+AIRFLOW_CONFIG_FILE = REPO / "config" / "airflow.cfg"
 
 ADMIN_USER = "admin"
 SERVICE_USER = "ep_service"
 # The people the workflows wait on (SimpleAuthManager users; role "user" may answer what it is assigned).
-APPROVERS = ("manager", "legal", "executive", "dd_lead", "ic_member", "deal_desk")
-USERS = {ADMIN_USER: "admin", SERVICE_USER: "op", **{name: "user" for name in APPROVERS}}
+APPROVERS = (
+    "manager",
+    "legal",
+    "executive",
+    "dd_lead",
+    "ic_member",
+    "deal_desk",
+    "integration_lead",
+    "launch_lead",
+    "board",
+)
+OPS_USER = "ops"  # an ops engineer: triggers, clears and marks
+ANALYST_USER = "analyst"  # reads
+# Every user of a local stack and its role: Simple auth manager's role names (viewer, user, op, admin; "user"
+# may answer what it is assigned, and may also change any task's state) ...
+USERS = {
+    ADMIN_USER: "admin",
+    SERVICE_USER: "op",
+    OPS_USER: "op",
+    ANALYST_USER: "viewer",
+    **{name: "user" for name in APPROVERS},
+}
+# ... and the project's FAB roles (execution_plane.compat.fab_auth_manager), what config/airflow.cfg runs.
+FAB_ROLES = {
+    ADMIN_USER: "Admin",
+    SERVICE_USER: "Ops",
+    OPS_USER: "Ops",
+    ANALYST_USER: "Analyst",
+    **{name: "Approver" for name in APPROVERS},
+}
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def auth_manager() -> str:
+    """The auth manager every process of a stack runs: config/airflow.cfg's, or an AIRFLOW__CORE__AUTH_MANAGER
+    of the calling shell (reported as an override by ``devtools.stack``)."""
+    return os.environ.get("AIRFLOW__CORE__AUTH_MANAGER") or shipped_settings().get(
+        "AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER
+    )
+
+
+def uses_fab() -> bool:
+    """Users and roles live in the metadata database (FAB auth manager or the project's subclass of it)."""
+    return auth_manager() != SIMPLE_AUTH_MANAGER
 
 
 def profile() -> str:
@@ -46,6 +96,7 @@ class Secrets:
     webhook_esign_secret: str
     webhook_events_secret: str
     approval_token_secret: str
+    api_secret_key: str
     user_passwords: dict[str, str]
 
     def password(self, user: str) -> str:
@@ -92,6 +143,148 @@ class Ports:
         )
 
 
+# The DAG bundle of every stack (EP_DAG_BUNDLE): "git", the shipped GitDagBundle of config/airflow.cfg on a
+# local repository that devtools commits dags/ into (devtools/bundle.py), or "local", Airflow's LocalDagBundle
+# on dags/ itself (unversioned: a parked run takes whatever code is on disk when it wakes).
+DAG_BUNDLE_MODES = ("git", "local")
+LOCAL_BUNDLE_NAME = "dags-folder"
+
+
+def dag_bundle_mode() -> str:
+    mode = os.environ.get("EP_DAG_BUNDLE", "git")
+    if mode not in DAG_BUNDLE_MODES:
+        raise SystemExit(f"EP_DAG_BUNDLE must be one of {', '.join(DAG_BUNDLE_MODES)}, not {mode!r}")
+    return mode
+
+
+def dag_bundle_repo() -> Path:
+    """The local git repository the profile's GitDagBundle tracks (the connection ``dags_git``)."""
+    return LOCAL / "dag-bundle" / f"{profile()}.git"
+
+
+def dag_bundle_env() -> dict[str, str]:
+    """What the bundle adds to every Airflow process: the connection ``dags_git`` to the profile's bundle
+    repository, where bundle versions are checked out (per profile: Airflow's default,
+    /tmp/airflow/dag_bundles, is shared by every stack on the machine), and with
+    EP_DAG_BUNDLE=local the LocalDagBundle in place of the shipped list."""
+    env = {
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(airflow_home() / "dag-bundles"),
+        # The bundle's repository, as production gives it: a connection from the environment (or a secrets
+        # backend), never from the repository's files. Here a local path; in production the URL with a
+        # token or an SSH key in the connection's extra.
+        "AIRFLOW_CONN_DAGS_GIT": json.dumps({"conn_type": "git", "host": str(dag_bundle_repo())}),
+    }
+    if dag_bundle_mode() == "local":
+        env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+            [
+                {
+                    "name": LOCAL_BUNDLE_NAME,
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(REPO / "dags")},
+                }
+            ]
+        )
+    return env
+
+
+# The executor of every stack (EP_EXECUTOR): "local", the shipped config's BoundedLocalExecutor (tasks run in
+# processes the scheduler forks), or "celery", Airflow's CeleryExecutor with EP_CELERY_WORKERS workers
+# (`airflow celery worker` processes the stack starts) on the machine's Redis as broker and the stack's
+# metadata database as Celery's result backend, as docker-compose.yaml and the Helm values run it.
+EXECUTORS = ("local", "celery")
+DEFAULT_CELERY_WORKERS = 2
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def executor() -> str:
+    name = os.environ.get("EP_EXECUTOR", "local")
+    if name not in EXECUTORS:
+        raise SystemExit(f"EP_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {name!r}")
+    return name
+
+
+def celery_workers() -> int:
+    """How many Celery workers a Celery stack starts (EP_CELERY_WORKERS, default 2)."""
+    raw = os.environ.get("EP_CELERY_WORKERS", str(DEFAULT_CELERY_WORKERS))
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"EP_CELERY_WORKERS must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+def celery_concurrency(workers: int) -> int:
+    """Task slots per worker: EP_CELERY_CONCURRENCY, else the shipped ``[core] parallelism`` shared among the
+    workers (Airflow's default, 16 forked processes per worker, would swamp the 2-core machine)."""
+    raw = os.environ.get("EP_CELERY_CONCURRENCY")
+    if raw is not None:
+        if not raw.isdigit() or int(raw) < 1:
+            raise SystemExit(f"EP_CELERY_CONCURRENCY must be a whole number of at least 1, not {raw!r}")
+        return int(raw)
+    parallelism = int(shipped_settings()["AIRFLOW__CORE__PARALLELISM"])
+    return max(1, parallelism // workers)
+
+
+def redis_db() -> int:
+    """The profile's Redis database number: EP_REDIS_DB, else one derived from the profile's name (stable, so
+    a restarted stack finds the queue it left). Two profiles may land on one number; the key prefix of
+    ``executor_env`` keeps their queues apart anyway."""
+    raw = os.environ.get("EP_REDIS_DB")
+    if raw is None:
+        return zlib.crc32(profile().encode()) % REDIS_DATABASES
+    if not raw.isdigit():
+        raise SystemExit(f"EP_REDIS_DB must be a Redis database number, not {raw!r}")
+    return int(raw)
+
+
+def redis_url() -> str:
+    """The broker: EP_REDIS_URL (with a password or TLS, as production gives it), else the machine's Redis on
+    127.0.0.1:6379, the profile's database."""
+    return os.environ.get("EP_REDIS_URL") or f"redis://127.0.0.1:6379/{redis_db()}"
+
+
+def executor_env(sql_alchemy_conn: str) -> dict[str, str]:
+    """What the executor adds to every process of a stack on the metadata database ``sql_alchemy_conn``:
+    nothing for the shipped LocalExecutor; for Celery the executor (the one shipped setting this overrides, as
+    docker-compose.yaml does: the bounded shutdown of the shipped executor works around a LocalExecutor hang,
+    apache/airflow#67870, that Celery does not have), the broker, the result backend and the workers' size.
+
+    Every key on the broker carries the prefix ``ep:<metadata database>:``, so the stacks of the machine
+    (`make run`, `make test`, each live test's own databases) never share a queue even on one Redis
+    database: a worker of one stack would run another's tasks against its own API server."""
+    if executor() == "local":
+        return {}
+    workers = celery_workers()
+    meta_db = sql_alchemy_conn.rsplit("/", 1)[-1].split("?", 1)[0]
+    return {
+        "EP_EXECUTOR": "celery",
+        "EP_CELERY_WORKERS": str(workers),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": redis_url(),
+        # Celery's task results in the stack's own metadata database (Postgres), as the Airflow docs advise.
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{sql_alchemy_conn}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(celery_concurrency(workers)),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": f"ep:{meta_db}:",
+        # A message a worker took and did not acknowledge (it died, or lost Redis before acking) goes back to
+        # the queue after this long (Airflow's default, kept explicit). Its second delivery never runs a task
+        # twice: Airflow 3.3 refuses to start a task instance that is running or done
+        # (tests/chaos/test_celery_faults.py).
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+    }
+
+
+def describe_executor(env: dict[str, str]) -> str:
+    """One line for the log: which executor a stack with ``env`` runs."""
+    if env.get("EP_EXECUTOR") != "celery":
+        return "executor: LocalExecutor (the BoundedLocalExecutor of config/airflow.cfg)"
+    prefix = env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"]
+    broker = env["AIRFLOW__CELERY__BROKER_URL"]
+    shown = broker.split("@", 1)[-1] if "@" in broker else broker.removeprefix("redis://")
+    return (
+        f"executor: CeleryExecutor, {env['EP_CELERY_WORKERS']} worker(s) x "
+        f"{env['AIRFLOW__CELERY__WORKER_CONCURRENCY']} slots, broker Redis {shown} (keys {prefix}*), "
+        "results in the metadata database"
+    )
+
+
 def database_names() -> tuple[str, str]:
     """(airflow metadata db, business db) for the current profile."""
     suffix = "" if profile() == "dev" else f"_{profile()}"
@@ -102,10 +295,20 @@ def airflow_home() -> Path:
     return LOCAL / "airflow" / profile()
 
 
-def settings_values(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str]:
-    """Values substituted for ``${NAME}`` in airflow_settings.yaml."""
+def settings_values(
+    pg: PostgresTarget, ports: Ports, sec: Secrets, knowledge: PostgresTarget | None = None
+) -> dict[str, str]:
+    """Values substituted for ``${NAME}`` in airflow_settings.yaml. ``knowledge``: the server of the knowledge
+    store (``devtools.knowledge``), ``pg`` when not given."""
     _, business_db = database_names()
+    store = knowledge or pg
+    suffix = "" if profile() == "dev" else f"_{profile()}"
     return {
+        "EP_KNOWLEDGE_PG_HOST": store.host,
+        "EP_KNOWLEDGE_PG_PORT": str(store.port),
+        "EP_KNOWLEDGE_PG_USER": store.user,
+        "EP_KNOWLEDGE_PG_PASSWORD": store.password,
+        "EP_KNOWLEDGE_DB": f"execution_plane_knowledge{suffix}",
         "EP_PG_HOST": pg.host,
         "EP_PG_PORT": str(pg.port),
         "EP_PG_USER": pg.user,
@@ -119,6 +322,18 @@ def settings_values(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str,
         "EP_WEBHOOK_ESIGN_SECRET": sec.webhook_esign_secret,
         "EP_WEBHOOK_EVENTS_SECRET": sec.webhook_events_secret,
         "EP_APPROVAL_TOKEN_SECRET": sec.approval_token_secret,
+    }
+
+
+def shipped_settings() -> dict[str, str]:
+    """Every setting of config/airflow.cfg, keyed by the environment variable that would override it
+    (``AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME`` -> ``"0.1"``)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(AIRFLOW_CONFIG_FILE.read_text())
+    return {
+        f"AIRFLOW__{section.upper()}__{key.upper()}": value
+        for section in parser.sections()
+        for key, value in parser.items(section)
     }
 
 
@@ -142,18 +357,13 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
     trigger_log_port = os.environ.get("EP_TRIGGER_LOG_PORT") or str(free_port())
     env = {
         "AIRFLOW_HOME": str(home),
+        # The settings the project needs to be correct (executor, scheduler timings, ...) come from the same
+        # file the production image ships, never from a copy here: only what differs per machine is below.
+        "AIRFLOW_CONFIG": str(AIRFLOW_CONFIG_FILE),
         "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'plugins'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # Airflow's LocalExecutor with a shutdown that cannot hang (apache/airflow#67870): a scheduler that
-        # lost Postgres waited forever on an idle worker instead of exiting to be restarted. See its module.
-        "AIRFLOW__CORE__EXECUTOR": "execution_plane.executor.BoundedLocalExecutor",
-        # LocalExecutor pre-forks `parallelism` workers; 32 (the default) thrashes a 2-core machine.
-        "AIRFLOW__CORE__PARALLELISM": os.environ.get("EP_PARALLELISM", "6"),
         "AIRFLOW__CORE__FERNET_KEY": sec.fernet_key,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.database_url(meta_db, "postgresql+psycopg2"),
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -161,10 +371,12 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__API__BASE_URL": api_url,
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": sec.jwt_secret,
-        # New DAG files must show up in seconds, not after the 300 s default.
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "15",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
-        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        # The Flask session key of FAB's login pages: one per deployment, shared by every API server.
+        "AIRFLOW__API__SECRET_KEY": sec.api_secret_key,
+        # The users of Simple auth manager, for a stack or test process that runs it (config/airflow.cfg runs
+        # the project's FAB auth manager, whose users devtools.auth stores in the metadata database).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         # Each stack's log servers (task logs from workers, trigger logs from the triggerer) on loopback
         # ports of its own: with Airflow's fixed 8793/8794 a second stack on the machine (`make run` beside
@@ -172,23 +384,8 @@ def airflow_env(pg: PostgresTarget, ports: Ports, sec: Secrets) -> dict[str, str
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": worker_log_port,
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": trigger_log_port,
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        # After a loop with nothing to do the scheduler sleeps this long (default 1 s), so a task that a
-        # webhook or an answer just ended waits up to that long before its downstream task is queued.
-        # Measured (make bench, same run, bench/results/bench-20261126T021500Z.md): webhook accepted -> next
-        # task finished p50 1.59 s / p95 2.88 s at 1 s, p50 0.83 s / p95 1.32 s at 0.1 s; the idle scheduler
-        # costs 20 % of a core instead of 2.4 %.
-        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get("EP_SCHEDULER_IDLE_SLEEP", "0.1"),
-        # A task whose worker died with its host (kill -9 of a LocalExecutor scheduler, OOM) stays `running`
-        # until its heartbeat is this old; Airflow's 300 s default delays every such retry by 5 minutes.
-        # Live tasks heartbeat every few seconds, so a minute is still far from a false alarm.
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
-        # Tasks a crashed scheduler had queued go back to the new one only at an orphan check that runs
-        # after the dead scheduler's heartbeat is older than scheduler_health_check_threshold (30 s). The
-        # check runs at start (too early: the dead job still looks alive) and then every 300 s by default,
-        # which left runs idle for 5 minutes after each scheduler crash in the chaos suite.
-        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "EP_PROFILE": profile(),
         "EP_REPO": str(REPO),
+        **dag_bundle_env(),
     }
     return env

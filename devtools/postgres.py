@@ -10,7 +10,9 @@ Order (first that applies wins):
    (default 55432).
 
 The embedded server listens on TCP (pgserver's own launcher only opens a Unix socket) so every
-component, asyncpg included, reaches both kinds with the same ``host:port`` URL.
+component, asyncpg included, reaches both kinds with the same ``host:port`` URL. `make run` stops an
+embedded server it started when it stops (unless another program still uses it); `python -m devtools
+stop-postgres` stops one at any time. Servers 1 and 3 are never started or stopped here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +39,10 @@ class PostgresTarget:
     kind: str  # "configured" | "local" | "embedded"
     url: str
     description: str
+    # The embedded server behind an "embedded" target, and whether this process started it: only then is it
+    # this process's to stop (see devtools.stack.release_postgres).
+    embedded: EmbeddedPostgres | None = field(default=None, compare=False)
+    started_here: bool = False
 
     def database_url(self, database: str, driver: str = "postgresql") -> str:
         parts = urlsplit(self.url)
@@ -78,11 +84,19 @@ def choose(local_dir: Path) -> PostgresTarget:
     if forced != "embedded" and port_answers("127.0.0.1", 5432):
         return PostgresTarget("local", "postgresql://postgres@127.0.0.1:5432", "server on 127.0.0.1:5432")
     port = int(os.environ.get("EP_EMBEDDED_PG_PORT", DEFAULT_EMBEDDED_PORT))
-    datadir = Path(os.environ.get("EP_EMBEDDED_PG_DIR", local_dir / "pgdata"))
-    EmbeddedPostgres(datadir, port).start()
+    server = EmbeddedPostgres(embedded_datadir(local_dir), port)
+    started = server.start()
     return PostgresTarget(
-        "embedded", f"postgresql://postgres@127.0.0.1:{port}", f"embedded PostgreSQL 16 on 127.0.0.1:{port}"
+        "embedded",
+        f"postgresql://postgres@127.0.0.1:{port}",
+        f"embedded PostgreSQL 16 on 127.0.0.1:{port}" + ("" if started else " (already running)"),
+        embedded=server,
+        started_here=started,
     )
+
+
+def embedded_datadir(local_dir: Path) -> Path:
+    return Path(os.environ.get("EP_EMBEDDED_PG_DIR", local_dir / "pgdata")).resolve()
 
 
 class EmbeddedPostgres:
@@ -112,10 +126,28 @@ class EmbeddedPostgres:
         subprocess.run(["chown", "-R", "pgserver:pgserver", str(self.datadir)], check=True)
         return ["runuser", "-u", "pgserver", "--"]
 
-    def start(self, timeout: float = 30.0) -> None:
+    @classmethod
+    def at(cls, datadir: Path) -> EmbeddedPostgres:
+        """The server of ``datadir``, on the port its running postmaster wrote (the default if none runs)."""
+        pid_file = datadir / "postmaster.pid"
+        lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+        port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else DEFAULT_EMBEDDED_PORT
+        return cls(datadir, port)
+
+    def running(self) -> bool:
+        return (self.datadir / "postmaster.pid").exists() and port_answers("127.0.0.1", self.port)
+
+    def is_embedded(self) -> bool:
+        """Whether the postmaster of ``datadir`` was started from pgserver's binaries (never the machine's
+        own server, whose data directory must not be touched)."""
+        opts = self.datadir / "postmaster.opts"
+        return opts.exists() and opts.read_text().startswith(str(self._bin / "postgres"))
+
+    def start(self, timeout: float = 30.0) -> bool:
+        """Start the server unless it already runs; True when this call started it."""
         if port_answers("127.0.0.1", self.port):
             if (self.datadir / "postmaster.pid").exists():
-                return
+                return False
             raise SystemExit(
                 f"port {self.port} is taken by another program; set EP_EMBEDDED_PG_PORT to a free port"
             )
@@ -166,15 +198,18 @@ class EmbeddedPostgres:
             if time.monotonic() > deadline:
                 raise SystemExit(f"embedded Postgres did not open 127.0.0.1:{self.port}")
             time.sleep(0.1)
+        return True
 
-    def stop(self, mode: str = "fast") -> None:
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server (waiting for it); True when no postmaster of ``datadir`` runs afterwards."""
         if not (self.datadir / "postmaster.pid").exists():
-            return
+            return True
         subprocess.run(
             [*self._run_as(), str(self._bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
             capture_output=True,
             text=True,
         )
+        return not (self.datadir / "postmaster.pid").exists()
 
     def kill(self) -> None:
         """SIGKILL the postmaster: a crash, not a shutdown (chaos tests)."""
@@ -183,6 +218,24 @@ class EmbeddedPostgres:
             pid = int(pid_file.read_text().splitlines()[0])
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
+
+
+def other_clients(target: PostgresTarget) -> int:
+    """Client connections to the server other than the one asking (0 when it no longer answers)."""
+    try:
+        conn = psycopg2.connect(target.database_url("postgres"), connect_timeout=5)
+    except psycopg2.OperationalError:
+        return 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+    finally:
+        conn.close()
 
 
 def ensure_databases(target: PostgresTarget, names: list[str]) -> list[str]:

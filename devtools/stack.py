@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,10 +19,21 @@ from typing import IO
 
 import httpx
 
+from devtools import auth, bundle, knowledge
 from devtools import env as ep_env
-from devtools.postgres import PostgresTarget, choose, ensure_databases, port_answers
+from devtools.postgres import (
+    EmbeddedPostgres,
+    PostgresTarget,
+    choose,
+    embedded_datadir,
+    ensure_databases,
+    other_clients,
+    port_answers,
+)
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# A Celery stack's workers are processes celery-worker-1 .. celery-worker-<EP_CELERY_WORKERS>.
+CELERY_WORKER = "celery-worker"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -36,10 +48,20 @@ class Setup:
     secrets: ep_env.Secrets
     env: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
+    # The server of knowledge retrieval's store (devtools.knowledge): ``pg`` itself when it has pgvector.
+    knowledge: PostgresTarget | None = None
+    # A stack on databases of its own (``attach_isolated``): its business database's name.
+    business_db: str | None = None
 
     @property
     def business_db_url(self) -> str:
-        return self.pg.database_url(ep_env.database_names()[1])
+        return self.pg.database_url(self.business_db or ep_env.database_names()[1])
+
+    def settings_values(self) -> dict[str, str]:
+        values = ep_env.settings_values(self.pg, self.ports, self.secrets, self.knowledge)
+        if self.business_db:
+            values["EP_BUSINESS_DB"] = self.business_db
+        return values
 
     def process_env(self) -> dict[str, str]:
         # Connections and variables come from the metadata database (airflow_settings.yaml), never from
@@ -50,6 +72,12 @@ class Setup:
             if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "EP_SANDBOX_"))
         }
         return {**inherited, **self.env}
+
+
+def with_executor(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus what the executor of EP_EXECUTOR adds (``devtools.env.executor_env``) for its metadata
+    database."""
+    return {**env, **ep_env.executor_env(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])}
 
 
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
@@ -75,7 +103,7 @@ def business_db_migrate(url: str) -> None:
 
 
 def load_settings(setup: Setup) -> str:
-    values = ep_env.settings_values(setup.pg, setup.ports, setup.secrets)
+    values = setup.settings_values()
     result = subprocess.run(
         [sys.executable, "-m", "devtools.settings_loader", str(ep_env.REPO / "airflow_settings.yaml")],
         input=json.dumps(values),
@@ -95,23 +123,141 @@ def attach(ports: ep_env.Ports, extra_env: dict[str, str] | None = None) -> Setu
     state = read_state()
     pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
     pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
+    store: dict[str, str] = state.get("knowledge") or pg_state  # type: ignore[assignment]
+    knowledge_pg = PostgresTarget(store["kind"], store["url"], store["kind"])
     sec = ep_env.Secrets.load_or_create()
-    the_env = {**ep_env.airflow_env(pg, ports, sec), **(extra_env or {})}
-    result = Setup(pg=pg, ports=ports, secrets=sec, env=the_env)
+    the_env = {**with_executor(ep_env.airflow_env(pg, ports, sec)), **(extra_env or {})}
+    result = Setup(pg=pg, ports=ports, secrets=sec, env=the_env, knowledge=knowledge_pg)
+    auth.ensure(result.process_env(), sec)
     load_settings(result)
     return result
 
 
-def setup(ports: ep_env.Ports | None = None) -> Setup:
-    """Everything short of starting servers: Postgres, databases, both migrations, settings."""
+def attach_isolated(
+    ports: ep_env.Ports,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    fresh: bool = True,
+) -> Setup:
+    """A Setup like ``attach``'s on databases of its own, ``airflow_<profile>_<name>`` and
+    ``execution_plane_<profile>_<name>`` (created and migrated here; ``fresh``: dropped first, so no run of
+    an earlier session resumes in it), for a live test whose stack must not share work with another stack of
+    the profile: two schedulers on one metadata database run each other's tasks, and a stack's reconciler
+    acts on the other's workflows."""
+    state = read_state()
+    pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
+    pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
+    meta_db, business_db = (f"{db}_{ep_env.profile()}_{name}" for db in ("airflow", "execution_plane"))
+    if fresh:
+        drop_databases(pg, [meta_db, business_db])
+    ensure_databases(pg, [meta_db, business_db])
+    sec = ep_env.Secrets.load_or_create()
+    the_env = {
+        **with_executor(
+            {
+                **ep_env.airflow_env(pg, ports, sec),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.database_url(meta_db, "postgresql+psycopg2"),
+            }
+        ),
+        **(extra_env or {}),
+    }
+    result = Setup(
+        pg=pg,
+        ports=ports,
+        secrets=sec,
+        env=the_env,
+        business_db=business_db,
+    )
+    airflow_db_migrate(result.process_env())
+    auth.provision(result.process_env(), sec)
+    business_db_migrate(result.business_db_url)
+    load_settings(result)
+    return result
+
+
+def drop_databases(target: PostgresTarget, names: list[str]) -> None:
+    """Drop ``names`` if they exist (their connections ended first)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(target.database_url("postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def report_config_overrides() -> None:
+    """Airflow reads AIRFLOW__* variables before config/airflow.cfg: say so when the calling shell overrides
+    one of the project's settings, since every process started here inherits it."""
+    for name, value in ep_env.shipped_settings().items():
+        if os.environ.get(name, value) != value:
+            log(f"{name}={os.environ[name]} from the environment overrides config/airflow.cfg ({value})")
+
+
+def choose_postgres() -> PostgresTarget:
+    pg = choose(ep_env.LOCAL)
+    log(f"Postgres: {pg.description}")
+    return pg
+
+
+def stop_postgres_command(server: EmbeddedPostgres) -> str:
+    python = Path(sys.executable)
+    shown = python.relative_to(ep_env.REPO) if python.is_relative_to(ep_env.REPO) else python
+    command = f"{shown} -m devtools stop-postgres"
+    if server.datadir != embedded_datadir(ep_env.LOCAL):
+        command += f" --datadir {shlex.quote(str(server.datadir))}"
+    return command
+
+
+def release_postgres(pg: PostgresTarget, settle_s: float = 5.0) -> None:
+    """Stop the embedded server `pg` if this process started it and no other program uses it (the stack's
+    own processes stopped first; their server backends may take a moment to go). Any other server is left
+    as it was; an embedded one that stays running is named, with the command that stops it."""
+    server = pg.embedded
+    if server is None:
+        return
+    where = f"embedded PostgreSQL on 127.0.0.1:{server.port}"
+    if not pg.started_here:
+        log(
+            f"{where} was already running before this started, so it keeps running; stop it with: "
+            f"{stop_postgres_command(server)}"
+        )
+        return
+    deadline = time.monotonic() + settle_s
+    while (others := other_clients(pg)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if others:
+        log(
+            f"{where} keeps running: {others} connection(s) of another program use it (a `make test`?); "
+            f"stop it with: {stop_postgres_command(server)}"
+        )
+        return
+    if server.stop():
+        log(f"{where} stopped")
+    else:
+        log(
+            f"{where} did not stop (see {server.datadir / 'server.log'}); stop it with: "
+            f"{stop_postgres_command(server)}"
+        )
+
+
+def setup(ports: ep_env.Ports | None = None, pg: PostgresTarget | None = None) -> Setup:
+    """Everything short of starting servers: Postgres (``pg``, or the one `choose` picks), databases, both
+    migrations, settings."""
     timings: dict[str, float] = {}
     started = time.monotonic()
     ports = ports or ep_env.Ports.from_env()
-    pg = choose(ep_env.LOCAL)
-    log(f"Postgres: {pg.description}")
+    pg = pg or choose_postgres()
     _timed(timings, "postgres", started)
+    report_config_overrides()
     sec = ep_env.Secrets.load_or_create()
-    the_env = ep_env.airflow_env(pg, ports, sec)
+    the_env = with_executor(ep_env.airflow_env(pg, ports, sec))
+    log(ep_env.describe_executor(the_env))
     result = Setup(pg=pg, ports=ports, secrets=sec, env=the_env, timings=timings)
 
     step = time.monotonic()
@@ -122,8 +268,26 @@ def setup(ports: ep_env.Ports | None = None) -> Setup:
     airflow_db_migrate(result.process_env())
     _timed(timings, "airflow_db_migrate", step)
     step = time.monotonic()
+    log(f"users: {auth.provision(result.process_env(), sec)}")
+    _timed(timings, "users", step)
+    step = time.monotonic()
     business_db_migrate(result.business_db_url)
     _timed(timings, "business_db_migrate", step)
+    step = time.monotonic()
+    result.knowledge = knowledge.choose_store(pg)
+    problem = knowledge.migrate(result.knowledge)
+    if problem is None:
+        where = f"{result.knowledge.description}, database {knowledge.database_name()}"
+        log(f"knowledge store (pgvector): {where}")
+    else:
+        log(f"knowledge retrieval is unavailable on {result.knowledge.description}: {problem}")
+    _timed(timings, "knowledge_store", step)
+    step = time.monotonic()
+    log(bundle.describe())
+    if ep_env.dag_bundle_mode() == "git":
+        published = bundle.publish()
+        log(f"DAG bundle version: {published.commit[:12]} ({'new' if published.changed else 'unchanged'})")
+    _timed(timings, "dag_bundle", step)
     step = time.monotonic()
     log(f"airflow_settings.yaml loaded: {load_settings(result)}")
     _timed(timings, "settings", step)
@@ -139,10 +303,11 @@ def state_file() -> Path:
 def write_state(s: Setup) -> None:
     state = {
         "postgres": {"kind": s.pg.kind, "url": s.pg.url},
+        "knowledge": {"kind": (s.knowledge or s.pg).kind, "url": (s.knowledge or s.pg).url},
         "business_db_url": s.business_db_url,
         "ports": {"api": s.ports.api, "sandbox": s.ports.sandbox},
         "env": s.env,
-        "settings_values": ep_env.settings_values(s.pg, s.ports, s.secrets),
+        "settings_values": s.settings_values(),
     }
     state_file().write_text(json.dumps(state, indent=2))
     state_file().chmod(0o600)
@@ -173,6 +338,20 @@ class Stack:
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
+        self._log_starts: dict[str, int] = {}
+        celery = s.env.get("EP_EXECUTOR") == "celery"
+        count = int(s.env.get("EP_CELERY_WORKERS", "0")) if celery else 0
+        #: The Celery workers of a Celery stack (EP_EXECUTOR=celery), none with the LocalExecutor.
+        self.workers: tuple[str, ...] = tuple(f"{CELERY_WORKER}-{i}" for i in range(1, count + 1))
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Every Airflow process of the stack: ``COMPONENTS``, then the Celery workers if any."""
+        return (*COMPONENTS, *self.workers)
+
+    @property
+    def executor(self) -> str:
+        return "celery" if self.workers else "local"
 
     @property
     def api_url(self) -> str:
@@ -215,11 +394,57 @@ class Stack:
         )
         self.wait_http(f"{self.sandbox_url}/_sandbox/health", "sandbox", 30)
 
-    def start_component(self, component: str) -> None:
-        self._spawn(component, [str(VENV_BIN / "airflow"), component])
+    def start_component(
+        self, component: str, name: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
+        """Start ``airflow <component>`` as process ``name`` (default: the component; a second triggerer
+        needs a name of its own, and its own log server port in ``extra_env``)."""
+        if component in self.workers:
+            self.start_celery_worker(component, extra_env)
+            return
+        self._spawn(name or component, [str(VENV_BIN / "airflow"), component], extra_env)
 
-    def start_airflow(self, components: tuple[str, ...] = COMPONENTS) -> None:
-        for component in components:
+    def start_celery_worker(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        """``airflow celery worker`` as process ``name``, Celery node ``<metadata db>-<name>@<host>``, with a
+        pid file and a log server port of its own (several workers run on one host)."""
+        meta_db = self.setup.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[-1]
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.log_dir / f"{name}.log"
+        self._log_starts[name] = log_file.stat().st_size if log_file.exists() else 0
+        argv = [
+            str(VENV_BIN / "airflow"),
+            "celery",
+            "worker",
+            "--celery-hostname",
+            f"{meta_db}-{name}@%h",
+            "--pid",
+            str(self.log_dir / f"{name}.pid"),
+        ]
+        own = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ep_env.free_port()), **(extra_env or {})}
+        self._spawn(name, argv, own)
+
+    def wait_workers(self, timeout: float = 120) -> None:
+        """Until every Celery worker said it is ready (connected to Redis, consuming its queue)."""
+        deadline = time.monotonic() + timeout
+        pending = set(self.workers)
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise SystemExit(
+                        f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
+                    )
+                with open(self.log_dir / f"{name}.log", "rb") as handle:
+                    handle.seek(self._log_starts.get(name, 0))
+                    if b" ready." in handle.read():
+                        pending.discard(name)
+            if pending:
+                time.sleep(0.5)
+        if pending:
+            raise SystemExit(f"Celery workers not ready within {timeout:.0f} s: {sorted(pending)}")
+
+    def start_airflow(self, components: tuple[str, ...] | None = None) -> None:
+        for component in self.components if components is None else components:
             self.start_component(component)
 
     def wait_http(self, url: str, name: str, timeout: float) -> None:
@@ -250,14 +475,17 @@ class Stack:
                 statuses.get(k) == "healthy"
                 for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")
             ):
+                self.wait_workers(max(10.0, deadline - time.monotonic()))
                 return body
             time.sleep(0.5)
         raise SystemExit(f"Airflow not healthy within {timeout:.0f} s: {body}")
 
     def token(self, user: str = ep_env.ADMIN_USER) -> str:
         password = self.setup.secrets.password(user)
+        # 60 s: the first login to a fresh API server (FAB's password check, its first database session)
+        # took more than 10 s twice on the loaded 2-core machine while the next ones took 1-2 s.
         resp = httpx.post(
-            f"{self.api_url}/auth/token", json={"username": user, "password": password}, timeout=10
+            f"{self.api_url}/auth/token", json={"username": user, "password": password}, timeout=60
         )
         resp.raise_for_status()
         return str(resp.json()["access_token"])
@@ -268,12 +496,15 @@ class Stack:
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             for dag_id in sorted(pending):
-                resp = httpx.patch(
-                    f"{self.api_url}/api/v2/dags/{dag_id}",
-                    json={"is_paused": False},
-                    headers=headers,
-                    timeout=10,
-                )
+                try:
+                    resp = httpx.patch(
+                        f"{self.api_url}/api/v2/dags/{dag_id}",
+                        json={"is_paused": False},
+                        headers=headers,
+                        timeout=10,
+                    )
+                except httpx.TimeoutException:
+                    continue  # an API server slowed by a busy machine: asked again until the deadline
                 if resp.status_code == 200:
                     pending.discard(dag_id)
             if pending:
@@ -282,10 +513,15 @@ class Stack:
             raise SystemExit(f"DAGs not parsed within {timeout:.0f} s: {sorted(pending)}")
 
     def stop(self, timeout: float = 20) -> None:
-        for _name, proc in reversed(list(self.procs.items())):
+        for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    if name in self.workers:
+                        # Celery's warm shutdown: the main process stops taking messages and lets its pool
+                        # finish the running tasks (a SIGTERM to the whole group would kill them mid-task).
+                        os.kill(proc.pid, signal.SIGTERM)
+                    else:
+                        os.killpg(proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     continue
         deadline = time.monotonic() + timeout
@@ -308,4 +544,6 @@ class Stack:
 
 
 def project_dag_ids() -> list[str]:
-    return sorted(p.stem for p in (ep_env.REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+    from devtools.dag_files import dag_files
+
+    return sorted(dag_files())
