@@ -19,6 +19,11 @@ from devtools.settings_loader import connection_env
 from devtools.stack import read_state
 
 STATE = read_state()
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each xdist worker on clones of the profile's databases of its own (tests/support/worker_dbs.py).
+    from tests.support.worker_dbs import for_worker
+
+    STATE = for_worker(STATE, os.environ["PYTEST_XDIST_WORKER"])
 os.environ.update(STATE["env"])  # type: ignore[arg-type]
 # Outside a task, the SDK finds connections in secrets backends only: give the test process the same
 # connections airflow_settings.yaml loads into Airflow.
@@ -26,6 +31,15 @@ os.environ.update(connection_env(ep_env.REPO / "airflow_settings.yaml", STATE["s
 for path in (str(ep_env.REPO), str(ep_env.REPO / "plugins")):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+# The tests that build Airflow's API app in this process (the services' and Workflows page's route tests, the
+# compat canaries' REST API) run Simple auth manager: it issues tokens for role-less users and team members
+# in process, and the routes ask any auth manager the same questions. The stacks the live tests start run the
+# shipped one (config/airflow.cfg), whose roles tests/security/test_roles_live.py tests. Set in Airflow's
+# in-process config, not in the environment, so the stacks this process starts do not inherit it.
+from airflow.configuration import conf as airflow_conf  # noqa: E402 - after the environment above
+
+airflow_conf.set("core", "auth_manager", ep_env.SIMPLE_AUTH_MANAGER)
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +141,42 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """A clean sandbox for one test: effects log, state and faults reset."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture(autouse=True)
+def quick_dag_test_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dag.test()'s loop sleeps a whole second whenever only parked tasks are left (awaiting input, or an
+    inline trigger): the tests' answers and events arrive in milliseconds, so that loop looks again every
+    50 ms. Only sleeps called from dag.test()'s own module are shortened; everything else sleeps as asked."""
+    import time
+
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if seconds >= 1 and sys._getframe(1).f_globals.get("__name__") == "airflow.sdk.definitions.dag":
+            seconds = 0.05
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def dag_test_keeps_params() -> Iterator[None]:
+    """Every ``dag.test()`` of the session leaves its DAG's params as it found them, parses its bundle once
+    per process and builds its callbacks' context from the task's params as the Task SDK's. In
+    tests/support/dagtest.py: ``params_kept`` (Airflow stores a run's conf in the task's Param objects),
+    ``bundle_synced_once`` (Airflow parses and writes the whole bundle on every call),
+    ``dag_callbacks_with_sdk_params`` (Airflow fails that context on a required param)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import DAG
+
+    from tests.support.dagtest import bundle_synced_once, dag_callbacks_with_sdk_params, params_kept
+
+    original, callbacks = DAG.test, DagRun.execute_dag_callbacks
+    DAG.test = params_kept(bundle_synced_once(original))  # type: ignore[method-assign]
+    DagRun.execute_dag_callbacks = dag_callbacks_with_sdk_params(callbacks)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DAG.test = original  # type: ignore[method-assign]
+        DagRun.execute_dag_callbacks = callbacks  # type: ignore[method-assign]

@@ -23,8 +23,62 @@ from typing import Any
 import httpx
 import psycopg2
 
-from devtools.stack import COMPONENTS, Stack
+from devtools.stack import CELERY_WORKER, Stack
 from include.security.hmac_signing import signed_headers
+
+
+def process_title(pid: int) -> str | None:
+    """The process's command line as `ps` shows it (its title, once it set one), or None once it is gone, a
+    zombie (dead, only not reaped yet) or exiting (its memory, so its command line, already released)."""
+    proc = Path("/proc") / str(pid)
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return None
+        title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (OSError, IndexError):
+        return None
+    return title or None
+
+
+def is_component(title: str | None, component: str) -> bool:
+    """`airflow scheduler` ..., or the title the API server gives itself (`airflow api_server -- ...`), or a
+    Celery worker's (`[celeryd: <metadata db>-celery-worker-1@<host>:MainProcess] ...`)."""
+    if component.startswith(CELERY_WORKER):
+        return f"-{component}@" in (title or "")  # its node name, in its arguments and in its title
+    words = (title or "").split()
+    return any(w.endswith("airflow") for w in words) and (
+        component in words or any(w == component.replace("-", "_") for w in words)
+    )
+
+
+@dataclass
+class Kill:
+    """One SIGKILL the test counts: the process was alive and was what the test meant to kill, and it died."""
+
+    target: str
+    pid: int
+    title: str
+    at: float
+
+
+def kill_task_process(pid: int, ti_id: str, target: str, timeout_s: float = 10) -> Kill | None:
+    """SIGKILL the task process of task instance ``ti_id``; None (nothing counted) when ``pid`` is no longer
+    that task's process. Raises if it outlives the kill."""
+    title = process_title(pid)
+    if title != f"airflow worker -- {ti_id}":
+        return None
+    at = time.time()
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    deadline = time.monotonic() + timeout_s
+    while process_title(pid) == title:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task process {pid} ({title}) still alive {timeout_s} s after SIGKILL")
+        time.sleep(0.05)
+    return Kill(target, pid, title, at)
 
 
 class Supervisor:
@@ -37,6 +91,7 @@ class Supervisor:
         self.lock = threading.Lock()
         self.restarts: Counter[str] = Counter()
         self.kills: Counter[str] = Counter()
+        self.kill_log: list[Kill] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-supervisor", daemon=True)
 
@@ -47,19 +102,30 @@ class Supervisor:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def kill(self, component: str) -> None:
-        """SIGKILL the component's whole process group (with a LocalExecutor scheduler: its workers and their
-        task processes too, as when the host running it dies)."""
+    def kill(self, *components: str) -> bool:
+        """SIGKILL each component's whole process group (with a LocalExecutor scheduler: its workers and their
+        task processes too, as when the host running it dies), all at one moment.
+
+        Only when every one of them is running now (a component that crashed on its own and waits for its
+        restart is not killed): False, and nothing killed or counted, otherwise. Each kill is checked: the
+        pid was the component's live process, and it ended by the SIGKILL."""
         with self.lock:
-            proc = self.stack.procs[component]
-            with contextlib.suppress(ProcessLookupError):
+            procs = {c: self.stack.procs[c] for c in components}
+            titles = {c: process_title(p.pid) for c, p in procs.items()}
+            if any(p.poll() is not None or not is_component(titles[c], c) for c, p in procs.items()):
+                return False
+            for component, proc in procs.items():
+                at = time.time()
                 os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            self.kills[component] += 1
+                returncode = proc.wait()
+                assert returncode == -signal.SIGKILL, (component, proc.pid, returncode)
+                self.kills[component] += 1
+                self.kill_log.append(Kill(component, proc.pid, str(titles[component]), at))
+            return True
 
     def _run(self) -> None:
         while not self._stop.wait(0.3):
-            for component in COMPONENTS:
+            for component in self.stack.components:  # with a Celery executor, its workers too
                 with self.lock:
                     proc = self.stack.procs.get(component)
                     exited = proc is not None and proc.poll() is not None
@@ -150,6 +216,36 @@ class Provider:
 
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def kill_component(stack: Stack, component: str) -> Kill:
+    """SIGKILL a running component's process group (no supervisor: the test restarts it), checked as
+    ``Supervisor.kill`` checks it."""
+    proc = stack.procs[component]
+    title = process_title(proc.pid)
+    assert proc.poll() is None and is_component(title, component), (component, proc.pid, title)
+    at = time.time()
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, (component, proc.pid, proc.returncode)
+    return Kill(component, proc.pid, str(title), at)
+
+
+def esign_call_in_flight(sandbox: httpx.Client, idempotency_key: str) -> bool:
+    """Whether the eSign sandbox is executing a request with this Idempotency-Key right now.
+
+    The provider answers 409 `idempotency_key_in_use` to a request with the key of one still executing (before
+    it compares bodies); the probe's empty body is refused before any work (422) otherwise, so it never
+    creates anything. Call it only when no eSign fault is pending (the probe would take it), and not right as
+    a call starts: between taking its fault and claiming its key the provider reads the call's body, and a
+    probe in that moment would claim the key first and get the call itself a 409."""
+    resp = sandbox.post(
+        "/esign/v1/envelopes",
+        json={},
+        headers={"Authorization": "Bearer chaos-probe", "Idempotency-Key": idempotency_key},
+    )
+    in_use = resp.status_code == 409 and resp.json().get("error") == "idempotency_key_in_use"
+    assert in_use or resp.status_code == 422, (resp.status_code, resp.text)
+    return in_use
 
 
 def task_processes() -> dict[str, int]:

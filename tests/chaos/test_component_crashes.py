@@ -25,6 +25,7 @@ import pytest
 from devtools import env as ep_env
 from devtools.env import free_port
 from devtools.stack import Stack, attach, project_dag_ids
+from tests.chaos.support import Kill, kill_component
 from tests.e2e.conftest import E2E_DAG_IDS, E2E_DAGS, clear_leftovers
 from tests.support.airflow_client import AirflowClient
 
@@ -65,10 +66,12 @@ def chaos_stack() -> Iterator[Stack]:
         stack.stop()
 
 
-def crash_and_restart(stack: Stack, component: str) -> None:
-    stack.kill(component)
+def crash_and_restart(stack: Stack, component: str) -> Kill:
+    """SIGKILL the running component (checked: its live process, dead by the signal), restart it later."""
+    kill = kill_component(stack, component)
     time.sleep(random.uniform(0.5, 2.0))
     stack.start_component(component)
+    return kill
 
 
 def go_twice(sandbox: httpx.Client, request_id: str) -> int:
@@ -103,7 +106,7 @@ def test_runs_survive_component_crashes(chaos_stack: Stack, business_db: Any) ->
             DAG, f"chaos__{request_id}", {"request_id": request_id, "recipient": f"{request_id}@example.com"}
         )
         assert resp.status_code == 200, resp.text
-    kills: Counter[str] = Counter()
+    kills: list[Kill] = []
 
     # Stage 1: all runs parked on their outside event; crash the triggerer and the scheduler under them.
     af.wait(
@@ -116,17 +119,14 @@ def test_runs_survive_component_crashes(chaos_stack: Stack, business_db: Any) ->
         interval=2,
     )
     for component in ("triggerer", "scheduler"):
-        crash_and_restart(chaos_stack, component)
-        kills[component] += 1
+        kills.append(crash_and_restart(chaos_stack, component))
     # Events arrive (twice each) while the dag-processor and the API server crash.
     delivered = 0
     for i, request_id in enumerate(runs):
         if i == N_RUNS // 3:
-            crash_and_restart(chaos_stack, "dag-processor")
-            kills["dag-processor"] += 1
+            kills.append(crash_and_restart(chaos_stack, "dag-processor"))
         if i == 2 * N_RUNS // 3:
-            crash_and_restart(chaos_stack, "api-server")
-            kills["api-server"] += 1
+            kills.append(crash_and_restart(chaos_stack, "api-server"))
             chaos_stack.wait_http(f"{chaos_stack.api_url}/api/v2/monitor/health", "api", 120)
         delivered += go_twice(sandbox, request_id)
     assert delivered == 2 * N_RUNS  # every delivery was eventually accepted (2xx): none may be lost
@@ -140,8 +140,7 @@ def test_runs_survive_component_crashes(chaos_stack: Stack, business_db: Any) ->
         timeout=600,
         interval=2,
     )
-    crash_and_restart(chaos_stack, "scheduler")
-    kills["scheduler"] += 1
+    kills.append(crash_and_restart(chaos_stack, "scheduler"))
     time.sleep(1.5)
     answered = 0
     for request_id, approve in runs.items():
@@ -163,19 +162,41 @@ def test_runs_survive_component_crashes(chaos_stack: Stack, business_db: Any) ->
         if not approve:
             comp = af.wait_run("saga_compensation", f"compensate__{DAG}:{request_id}", timeout=600)
             assert comp == "success"
+    workflows = [f"{DAG}:{r}" for r in runs]
     with business_db.cursor() as cur:
         cur.execute(
             "SELECT status, count(*) FROM saga_workflows WHERE workflow_id = ANY(%s) GROUP BY status",
-            ([f"{DAG}:{r}" for r in runs],),
+            (workflows,),
         )
         statuses = dict(cur.fetchall())
         cur.execute(
-            "SELECT count(*) FROM external_events WHERE correlation_key = ANY(%s)",
-            ([f"{DAG}:{r}" for r in runs],),
+            "SELECT correlation_key, count(*) FROM external_events WHERE correlation_key = ANY(%s)"
+            " GROUP BY correlation_key",
+            (workflows,),
         )
-        events_stored = cur.fetchone()[0]
+        events_per_run = dict(cur.fetchall())
+        cur.execute(
+            "SELECT workflow_id, status, decided_by, comment FROM approval_requests"
+            " WHERE workflow_id = ANY(%s)",
+            (workflows,),
+        )
+        decisions = {row[0]: row[1:] for row in cur.fetchall()}
+        cur.execute(
+            "SELECT workflow_id, count(*) FROM saga_steps"
+            " WHERE workflow_id = ANY(%s) AND status = 'compensated' GROUP BY workflow_id",
+            (workflows,),
+        )
+        compensated_steps = dict(cur.fetchall())
     assert statuses == {"completed": N_RUNS // 2, "compensated": N_RUNS // 2}, statuses
-    assert events_stored == N_RUNS  # each event once, the duplicates ignored
+    # Nothing accepted was lost: each run's event stored (once: the duplicates ignored), each answer recorded.
+    lost_events = [w for w in workflows if events_per_run.get(w) != 1]
+    lost_answers = [
+        w
+        for w, approve in zip(workflows, runs.values(), strict=True)
+        if decisions.get(w) != ("approved" if approve else "rejected", "manager", "chaos")
+    ]
+    lost = len(lost_events) + len(lost_answers)
+    rejected = {f"{DAG}:{r}" for r, approve in runs.items() if not approve}
 
     effects = httpx.get(f"{chaos_stack.sandbox_url}/_sandbox/effects", params={"system": "email"}).json()
     effects = effects["effects"] if isinstance(effects, dict) else effects
@@ -183,12 +204,25 @@ def test_runs_survive_component_crashes(chaos_stack: Stack, business_db: Any) ->
     per_message = Counter(e["payload"].get("message_id") for e in effects)
     duplicates = {k: n for k, n in per_message.items() if n > 1}
     mine = [e["payload"] for e in effects if str(e["payload"].get("to", "")).startswith("chaos-")]
-    hello = len({p["message_id"] for p in mine if p.get("subject") == "Hello"})
-    cancelled = len({p["message_id"] for p in mine if p.get("subject") == "Cancelled"})
+    hello = Counter(p["to"] for p in mine if p.get("subject") == "Hello")
+    cancelled = Counter(p["to"] for p in mine if p.get("subject") == "Cancelled")
     print(
-        f"\nchaos: runs={N_RUNS} kills={dict(kills)} events delivered={delivered} (2 per run) "
-        f"stored={events_stored} answers={answered} effects: hello={hello} cancelled={cancelled} "
-        f"duplicates={len(duplicates)} lost=0"
+        f"\nchaos: runs={N_RUNS} kills={dict(Counter(k.target for k in kills))} events delivered={delivered}"
+        f" (2 per run) stored={sum(events_per_run.values())} answers={answered} effects: "
+        f"hello={sum(hello.values())} cancelled={sum(cancelled.values())} "
+        f"compensated steps={sum(compensated_steps.values())} duplicates={len(duplicates)} lost={lost}"
     )
+    assert lost_events == [] and lost_answers == [], (lost_events, lost_answers)
     assert duplicates == {}
-    assert hello == N_RUNS and cancelled == N_RUNS // 2
+    # One hello per run, and per rejected run its one undoable step undone and its undo (the cancellation)
+    # sent once; nothing undone for an approved run.
+    assert hello == {f"{r}@example.com": 1 for r in runs}, hello
+    assert compensated_steps == dict.fromkeys(rejected, 1), compensated_steps
+    assert cancelled == {f"{r}@example.com": 1 for r, approve in runs.items() if not approve}, cancelled
+    # Each component killed while it ran (checked at each kill), as often as the plan above says.
+    assert Counter(k.target for k in kills) == {
+        "triggerer": 1,
+        "scheduler": 2,
+        "dag-processor": 1,
+        "api-server": 1,
+    }

@@ -41,6 +41,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,21 @@ from devtools import env as ep_env
 from devtools.env import free_port
 from devtools.postgres import EmbeddedPostgres
 from devtools.stack import Setup, Stack, project_dag_ids, setup
+from execution_plane.saga.keys import step_key
 from include.domain.common import canonical_json, sha256_hex
-from include.domain.signature_commitment import issue_token
-from tests.chaos.support import Db, Delivery, Provider, Supervisor, task_processes, utc_now_iso
+from tests.chaos.support import (
+    Db,
+    Delivery,
+    Kill,
+    Provider,
+    Supervisor,
+    esign_call_in_flight,
+    kill_task_process,
+    task_processes,
+    utc_now_iso,
+)
 from tests.support.airflow_client import AirflowClient
+from workflows.signature_commitment.domain import issue_token
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(2700)]
 
@@ -64,6 +76,14 @@ PEOPLE_DELAY_S = 1.5  # nobody answers faster (Airflow 3.3.2 fails an answer giv
 WORKSTREAMS = ("financial", "legal", "technical", "product", "security")
 TERMS = {"revenue_share_pct": 20, "term_months": 24, "territory": ["AE", "SA"], "exclusivity": False}
 PA, DD, SC = "partner_approval", "dd_room", "signature_commitment"
+# The signature workflow's ledger step that calls eSign's create_envelope: its idempotency key is the one the
+# sandbox sees, which tells whether that call is executing right now.
+ENVELOPE_STEP = "signature_request.envelope"
+SLOW_ESIGN_S = 6.0
+# Undos that always reach an outside system: one effect each in the sandbox, under the undo's own key. (A
+# void needs no effect when the signer declined; an undo may also call under keys derived from its own,
+# `<undo key>:<part>`, as the void notice to each party does.)
+OUTSIDE_UNDOS = ("crm.set_partner_status", "crm.set_deal_status", "message.notify")
 
 
 # ------------------------------------------------------------------------------------------------ the stack
@@ -285,6 +305,11 @@ class Driver:
         self.fired: dict[str, float] = {}
         self.started = time.monotonic()
         self.task_kills: list[str] = []
+        self.kills: list[Kill] = []  # every task process killed, each checked alive and that task's, and dead
+        self.in_flight_kill: tuple[str, str, float] | None = None  # (workflow, envelope key, when killed)
+        self.slow_esign_armed_at = 0.0
+        self.slow_esign_taken_at: float | None = None  # when the driver first saw the slow fault taken
+        self.slow_esign_arms = 0
         self.faults: list[dict[str, Any]] = []
 
     # -- reading state
@@ -426,28 +451,65 @@ class Driver:
         self.fired[name] = round(time.monotonic() - self.started, 1)
         return True
 
-    def kill_task(self, tis: dict[str, dict[str, tuple[str, int, str]]], task_ids: set[str] | None) -> bool:
-        """SIGKILL the process of one running task (of ``task_ids``, or any); True if one was killed."""
+    def killed(self, kill: Kill | None) -> bool:
+        if kill is None:
+            return False
+        self.kills.append(kill)
+        self.task_kills.append(kill.target)
+        return True
+
+    def kill_task(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> bool:
+        """SIGKILL the process of one running task; True if one was killed (it was alive, and it died)."""
         procs = task_processes()
         running = [
             (run_id, task_id, ti_id)
             for run_id, mine in tis.items()
             for task_id, (state, try_number, ti_id) in mine.items()
             # A task has 3 retries: never the kill that could be its last try (outages may have used two).
-            if state == "running"
-            and try_number <= 2
-            and ti_id in procs
-            and (task_ids is None or task_id in task_ids)
+            if state == "running" and try_number <= 2 and ti_id in procs
         ]
         if not running:
             return False
         run_id, task_id, ti_id = random.choice(running)
-        try:
-            os.kill(procs[ti_id], 9)
-        except ProcessLookupError:
+        return self.killed(kill_task_process(procs[ti_id], ti_id, f"{self.plans[run_id].dag_id}.{task_id}"))
+
+    def arm_slow_esign(self) -> None:
+        """The next create_envelope call spends SLOW_ESIGN_S inside the provider, in the work itself."""
+        self.fault(
+            system="esign", action="create_envelope", mode="slow", status=503, delay_s=SLOW_ESIGN_S, count=1
+        )
+        self.slow_esign_armed_at = time.monotonic()
+        self.slow_esign_taken_at = None
+        self.slow_esign_arms += 1
+
+    def kill_in_slow_esign_call(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> bool:
+        """SIGKILL a send_signature_request task while the sandbox executes its eSign call; True if done.
+
+        Only once the slow fault was taken (a probe would take it otherwise), one loop later (a probe as
+        the call starts could claim its key first), and only the task whose envelope key the sandbox reports
+        in flight. A slow call of a task on its last tries passes; the fault is then armed again."""
+        if any(f["system"] == "esign" for f in self.c.sandbox.get("/_sandbox/faults").json()["faults"]):
             return False
-        self.task_kills.append(f"{self.plans[run_id].dag_id}.{task_id}")
-        return True
+        if self.slow_esign_taken_at is None:
+            self.slow_esign_taken_at = time.monotonic()
+            return False
+        procs = task_processes()
+        for run_id, mine in tis.items():
+            state, try_number, ti_id = mine.get("send_signature_request", ("", 0, ""))
+            if state != "running" or try_number > 2 or ti_id not in procs:
+                continue
+            plan = self.plans[run_id]
+            key = step_key(plan.workflow_id, ENVELOPE_STEP)
+            if not esign_call_in_flight(self.c.sandbox, key):
+                continue
+            kill = kill_task_process(procs[ti_id], ti_id, f"{plan.dag_id}.send_signature_request")
+            if self.killed(kill):
+                assert kill is not None
+                self.in_flight_kill = (plan.workflow_id, key, kill.at)
+                return True
+        if time.monotonic() - self.slow_esign_armed_at > SLOW_ESIGN_S + 2:
+            self.arm_slow_esign()
+        return False
 
     def fault(self, **spec: Any) -> None:
         resp = self.c.sandbox.post("/_sandbox/faults", json=spec)
@@ -521,9 +583,10 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         if (
             c.provider.pending()
             and elapsed_since(d) > 30
-            and d.once("API server killed while webhooks arrive")
+            and "API server killed while webhooks arrive" not in d.fired
+            and c.supervisor.kill("api-server")
         ):
-            c.supervisor.kill("api-server")
+            d.once("API server killed while webhooks arrive")
         c.provider.flush()
         elapsed = time.monotonic() - d.started
 
@@ -536,11 +599,11 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
 
         if elapsed > 20 and d.once("esign back after a 20 s outage"):
             c.sandbox.delete("/_sandbox/faults").raise_for_status()
-            d.fault(system="esign", action="create_envelope", mode="slow", status=503, delay_s=6, count=1)
+            d.arm_slow_esign()
         if (
             "esign back after a 20 s outage" in d.fired
             and "kill -9 a task inside a slow eSign call" not in d.fired
-            and d.kill_task(tis, {"send_signature_request"})
+            and d.kill_in_slow_esign_call(tis)
         ):
             d.once("kill -9 a task inside a slow eSign call")
         # Runs parked on a person or a signature (any gate awaiting input, any wait deferred) right now.
@@ -548,9 +611,13 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
             any(state in ("awaiting_input", "deferred") for state, _, _ in tis.get(r, {}).values())
             for r in d.plans
         )
-        if parked >= max(1, PER_WORKFLOW // 2) and d.once("triggerer + scheduler killed with runs parked"):
-            c.supervisor.kill("triggerer")
-            c.supervisor.kill("scheduler")
+        if (
+            parked >= max(1, PER_WORKFLOW // 2)
+            and "triggerer + scheduler killed with runs parked" not in d.fired
+        ):
+            # Both at one moment, or neither (one may be down after a Postgres restart, awaiting its restart).
+            if c.supervisor.kill("triggerer", "scheduler"):
+                d.once("triggerer + scheduler killed with runs parked")
         elif (
             "triggerer + scheduler killed with runs parked" in d.fired
             and elapsed - d.fired["triggerer + scheduler killed with runs parked"] > 30
@@ -560,24 +627,26 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
             c.restart_postgres("while runs wait on people and signatures")
             d.holding = False  # the held runs' people answer now
         random_kills = sum(k.startswith("random:") for k in d.fired)
-        if elapsed > 60 and random_kills < 3 and elapsed - last_random_kill > 20 and d.kill_task(tis, None):
+        if elapsed > 60 and random_kills < 3 and elapsed - last_random_kill > 20 and d.kill_task(tis):
             d.once(f"random: kill -9 a running task #{random_kills + 1} ({d.task_kills[-1]})")
             last_random_kill = elapsed
-        if elapsed > 90 and d.once("dag-processor killed"):
-            c.supervisor.kill("dag-processor")
-        if any(s == "running" for s in comp_states.values()) and d.once("scheduler killed mid-compensation"):
-            c.supervisor.kill("scheduler")
-        if "scheduler killed mid-compensation" in d.fired and d.once("kill -9 a compensation task"):
+        if elapsed > 90 and "dag-processor killed" not in d.fired and c.supervisor.kill("dag-processor"):
+            d.once("dag-processor killed")
+        if (
+            any(s == "running" for s in comp_states.values())
+            and "scheduler killed mid-compensation" not in d.fired
+            and c.supervisor.kill("scheduler")
+        ):
+            d.once("scheduler killed mid-compensation")
+        if "scheduler killed mid-compensation" in d.fired and "kill -9 a compensation task" not in d.fired:
             comp_tis = c.meta.rows(
                 "SELECT id::text FROM task_instance WHERE dag_id = 'saga_compensation' AND state = 'running'"
             )
             procs = task_processes()
             victims = [r[0] for r in comp_tis or [] if r[0] in procs]
-            if victims:
-                os.kill(procs[victims[0]], 9)
-                d.task_kills.append("saga_compensation")
-            else:
-                del d.fired["kill -9 a compensation task"]  # none running this second: try again
+            # None running this second (or it ended before the kill): try again next second.
+            if victims and d.killed(kill_task_process(procs[victims[0]], victims[0], "saga_compensation")):
+                d.once("kill -9 a compensation task")
         all_done = all(runs.get(r) in ("success", "failed") for r in d.plans)
         comps_done = all(
             comps.get(f"compensate__{p.workflow_id}") in ("success", "failed")
@@ -600,11 +669,11 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         )
         or []
     )
-    steps = c.business.rows(
-        "SELECT count(*) FILTER (WHERE status = 'compensated'),"
-        " count(*) FILTER (WHERE status <> 'compensated' AND compensation_action IS NOT NULL)"
-        " FROM saga_steps WHERE workflow_id = ANY(%s)",
-        [p.workflow_id for p in plans if p.expect_saga == "compensated"],
+    compensated_ids = [p.workflow_id for p in plans if p.expect_saga == "compensated"]
+    undoable = c.business.rows(
+        "SELECT workflow_id, step, status, compensation_action FROM saga_steps"
+        " WHERE workflow_id = ANY(%s) AND compensation_action IS NOT NULL",
+        compensated_ids,
     )
     durations = c.meta.rows(
         "SELECT extract(epoch FROM max(end_date) - min(start_date)),"
@@ -616,7 +685,7 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         str(r[0]).split(":", 1)[-1] for r in c.business.rows("SELECT event_id FROM external_events") or []
     }
     effects = c.sandbox.get("/_sandbox/effects").json()["effects"]
-    assert comp_runs is not None and steps is not None and durations is not None
+    assert comp_runs is not None and undoable is not None and durations is not None
 
     # Nothing accepted is lost: every outside event with a 2xx copy is stored; every CRM event has its run.
     accepted = {x.event_id for x in c.provider.sent if x.accepted_copies and x.path != "/crm/events"}
@@ -636,6 +705,35 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
     envelopes = Counter(
         e["payload"].get("correlation_key") for e in effects if e["action"] == "create_envelope"
     )
+    # Compensation did something, per compensated run: steps undone, and their undos seen by the outside
+    # systems (each undo calls with its own key, made from the workflow and the step, or a key derived
+    # from it).
+    by_key = Counter(e["idempotency_key"] for e in effects if e["idempotency_key"])
+    undone = Counter(wf for wf, _, status, _ in undoable if status == "compensated")
+    not_undone = [(wf, step, status) for wf, step, status, _ in undoable if status != "compensated"]
+    undo_keys = {
+        wf: {step_key(wf, "compensate", step) for w, step, _, _ in undoable if w == wf} for wf in undone
+    }
+
+    def undo_of(wf: str, key: str) -> bool:
+        return key in undo_keys.get(wf, set()) or key.rpartition(":")[0] in undo_keys.get(wf, set())
+
+    undo_effects = {wf: sum(n for k, n in by_key.items() if undo_of(wf, k)) for wf in compensated_ids}
+    outside_undos_not_once = {
+        (wf, step, action): by_key[step_key(wf, "compensate", step)]
+        for wf, step, _, action in undoable
+        if action in OUTSIDE_UNDOS and by_key[step_key(wf, "compensate", step)] != 1
+    }
+    # The kill inside the slow eSign call: the sandbox was executing that task's call when it died, and
+    # finished it afterwards; the retry got the stored answer (one envelope).
+    in_flight_envelope: list[dict[str, Any]] = []
+    if d.in_flight_kill is not None:
+        victim, envelope_key, killed_at = d.in_flight_kill
+        in_flight_envelope = [
+            e
+            for e in effects
+            if e["action"] == "create_envelope" and e["payload"].get("correlation_key") == victim
+        ]
     figures = {
         "seed": seed,
         "runs": {dag: sum(p.dag_id == dag for p in plans) for dag in (PA, DD, SC)},
@@ -663,7 +761,9 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         },
         "effects": len(effects),
         "effects_by_action": dict(Counter(f"{e['system']}.{e['action']}" for e in effects)),
-        "compensated_steps": steps[0][0],
+        "compensated_steps": sum(undone.values()),
+        "undo_effects": sum(undo_effects.values()),
+        "slow_esign_faults_armed": d.slow_esign_arms,
         "duplicates": len(duplicates) + len(duplicate_messages),
         "lost": len(lost_events) + len(d.lost_answers) + len(c.provider.rejected),
     }
@@ -681,7 +781,11 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
     assert sorted(comp_runs) == sorted(
         (f"compensate__{p.workflow_id}", "success") for p in plans if p.expect_saga == "compensated"
     ), comp_runs
-    assert steps[0][1] == 0, f"{steps[0][1]} steps of compensated workflows were not undone"
+    assert compensated_ids, "no run plans a compensation (EP_CHAOS_RUNS >= 2): nothing to check it on"
+    assert not_undone == [], f"steps of compensated workflows not undone: {not_undone}"
+    assert set(undone) == set(compensated_ids) and min(undone.values()) >= 1, undone
+    assert min(undo_effects.values()) >= 1, {wf: n for wf, n in undo_effects.items() if n < 1}
+    assert outside_undos_not_once == {}, outside_undos_not_once
     assert c.provider.rejected == [], c.provider.rejected
     assert not lost_events, lost_events
     assert set(runs) == set(d.plans), "a CRM webhook accepted without its run"
@@ -701,4 +805,12 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         "kill -9 a compensation task",
     }
     assert expected <= set(d.fired), expected - set(d.fired)
-    assert len(c.pg_restarts) == 2 and len(d.task_kills) >= 4, (c.pg_restarts, d.task_kills)
+    assert len(c.pg_restarts) == 2 and len(d.kills) >= 4, (c.pg_restarts, d.task_kills)
+    # Every counted kill killed a live process (checked at each kill: it was the component or the task, and
+    # it died of the SIGKILL), and each component was killed as often as its faults say.
+    assert dict(c.supervisor.kills) == {"api-server": 1, "triggerer": 1, "scheduler": 2, "dag-processor": 1}
+    assert len(c.supervisor.kill_log) == 5 and [k.target for k in d.kills] == d.task_kills
+    assert d.in_flight_kill is not None
+    assert [e["idempotency_key"] for e in in_flight_envelope] == [envelope_key], in_flight_envelope
+    finished_at = datetime.fromisoformat(in_flight_envelope[0]["at"]).timestamp()
+    assert killed_at < finished_at <= killed_at + SLOW_ESIGN_S + 10, (killed_at, in_flight_envelope)

@@ -1,14 +1,21 @@
 """The live stack: the project's own `Stack` (what `make run` starts) on free loopback ports.
 
-One stack per test module: sandbox, API server (with the webhook plugin), scheduler, dag-processor and
-triggerer on the test profile's databases, plus a second DAG bundle with the test-only DAGs of
-tests/e2e/dags. Tests talk to it only through public interfaces: REST API, webhook routes, sandbox controls.
+One stack for all of tests/e2e (package scope): sandbox, API server (with the webhook plugin), scheduler,
+dag-processor and triggerer on the test profile's databases, plus a second DAG bundle with the test-only
+DAGs of tests/e2e/dags. Every test works on its own request ids, so the modules share it; it is stopped
+after the package's last test, before the chaos suite starts its own. Tests talk to it only through public
+interfaces: REST API, webhook routes, sandbox controls.
+
+The executor is the environment's (``devtools.env.executor_env``, read by ``attach``): the LocalExecutor of
+config/airflow.cfg by default; ``EP_EXECUTOR=celery`` (``EP_CELERY_WORKERS``, default 2) runs the same stack
+on CeleryExecutor with its workers on Redis (`make test-live-celery`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +26,9 @@ import pytest
 from devtools import env as ep_env
 from devtools.env import free_port
 from devtools.stack import Stack, attach, project_dag_ids
+from include.security.hmac_signing import signed_headers
 from tests.support.airflow_client import AirflowClient
+from tests.support.otlp_receiver import OtlpReceiver
 
 E2E_DAGS = ep_env.REPO / "tests" / "e2e" / "dags"
 E2E_DAG_IDS = ["toolkit_probe", "toolkit_probe_no_callback"]
@@ -37,6 +46,14 @@ class Live:
         resp = self.sandbox_http.request(method, path, **kwargs)
         resp.raise_for_status()
         return resp.json()
+
+    def post_event(self, source: str, event: dict[str, Any]) -> httpx.Response:
+        """POST ``event`` to the live ingress's ``/webhooks/events/<source>``, signed as its sender signs."""
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = signed_headers(self.stack.setup.secrets.webhook_events_secret, body, time.time())
+        return httpx.post(
+            f"{self.api_url}/webhooks/events/{source}", content=body, headers=headers, timeout=30
+        )
 
     def effects(self, **filters: str) -> list[dict[str, Any]]:
         body = self.sandbox("GET", "/_sandbox/effects", params=filters)
@@ -71,9 +88,20 @@ def clear_leftovers() -> None:
         cur.execute("UPDATE dag_run SET state = 'failed' WHERE state IN ('running', 'queued')")
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Live]:
-    """One stack per test module: a module's stack is gone before the next one (or the chaos stack) starts."""
+@pytest.fixture(scope="package")
+def otlp_metrics() -> Iterator[OtlpReceiver]:
+    """Where the live stack exports its OpenTelemetry metrics (Airflow's own integration): a receiver in this
+    process, standing in for a collector."""
+    receiver = OtlpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="package")
+def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
+    """The stack every live test of tests/e2e shares (started once: about 40 s saved per module)."""
     clear_leftovers()
     ports = ep_env.Ports(api=free_port(), sandbox=free_port())
     bundles = [
@@ -93,6 +121,7 @@ def live() -> Iterator[Live]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         # The live tests drop a failure callback on purpose; the reconciler should not wait 30 s for it.
         "EP_RECONCILER_GRACE_S": "3",
+        **otlp_metrics.exporter_env(),
     }
     setup = attach(ports, extra)
     stack = Stack(setup, log_dir=ep_env.airflow_home() / "e2e-logs")

@@ -29,7 +29,8 @@ def start_from_crm(live: Any, request_id: str) -> str:
     result = live.sandbox(
         "POST", "/_sandbox/crm/events", json={"event_id": event_id, "workflow": DAG, "payload": payload}
     )
-    assert [d["status_code"] for d in result["deliveries"]] == [201], result
+    assert [d["status_code"] for d in result["deliveries"]] == [202], result
+    live.airflow.wait_started(DAG, f"crm__{event_id}")
     return f"crm__{event_id}"
 
 

@@ -102,10 +102,10 @@ def test_crm_started_happy_path_activates_once(live: Any, business_db: Any) -> N
         "payload": {"request_id": request_id, "partner_id": partner_id, "requested_by": "crm-user"},
     }
     first = live.sandbox("POST", "/_sandbox/crm/events", json=event)
-    assert [d["status_code"] for d in first["deliveries"]] == [201], first
+    assert [d["status_code"] for d in first["deliveries"]] == [202], first  # {"status": "accepted"}
     again = live.sandbox("POST", "/_sandbox/crm/events", json=event)
     assert [d["status_code"] for d in again["deliveries"]] == [200], again  # {"status": "duplicate"}
-    conf = af.run(DAG, run_id)["conf"]
+    conf = af.wait_started(DAG, run_id)["conf"]
     assert conf["request_id"] == request_id and conf["partner_id"] == partner_id
     listed = af.request("GET", f"/dags/{DAG}/dagRuns", params={"limit": 100, "order_by": "-run_after"}).json()
     assert [

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.dags.test_signature_commitment import TERMS, token
+from tests.dags.workflows.signature_commitment.test_dag import TERMS, token
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(600)]
 
@@ -32,7 +32,8 @@ def start_from_crm(live: Any, request_id: str) -> str:
     result = live.sandbox(
         "POST", "/_sandbox/crm/events", json={"event_id": event_id, "workflow": DAG, "payload": conf}
     )
-    assert [d["status_code"] for d in result["deliveries"]] == [201], result
+    assert [d["status_code"] for d in result["deliveries"]] == [202], result
+    live.airflow.wait_started(DAG, f"crm__{event_id}")
     return f"crm__{event_id}"
 
 

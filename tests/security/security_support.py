@@ -94,8 +94,8 @@ class WriteProbe:
     """What a request wrote: global row counts before/after, plus spies on the two write paths.
 
     Counts: every row of ``external_events`` and every DAG run started by the ingress
-    (``triggering_user_name = 'webhook:crm'``). Spies: inbox inserts that returned a new row and
-    ``trigger_dag`` calls that returned a run, seen in this process.
+    (``triggering_user_name = 'webhook:crm'``). Spies: inbox inserts and start requests that returned a new
+    row and ``trigger_dag`` calls that returned a run, seen in this process.
 
     The test databases are shared with whoever else runs tests at the same time: when a count moved
     although no spy fired, the new rows are listed and the check fails only on a row this request could
@@ -187,6 +187,7 @@ def install_spies(probe: WriteProbe, monkeypatch: Any) -> None:
     from execution_plane.webhooks import db
 
     real_insert = db.insert_external_event
+    real_start_request = db.insert_start_request
     real_trigger = trigger_module.trigger_dag
 
     def insert_spy(event_id: str, *args: Any, **kwargs: Any) -> bool:
@@ -196,6 +197,17 @@ def install_spies(probe: WriteProbe, monkeypatch: Any) -> None:
             probe.all_inserted.append(event_id)
         return inserted
 
+    def start_request_spy(event_id: str, *args: Any, **kwargs: Any) -> str | None:
+        earlier = real_start_request(event_id, *args, **kwargs)
+        if earlier is None:
+            probe.inserted.append(event_id)
+            probe.all_inserted.append(event_id)
+            # Stored for real (what could not be stored is what these tests look for), then withdrawn at
+            # once: starting runs of the project's DAGs in the shared test databases is not their business.
+            with probe.business_db.cursor() as cur:
+                cur.execute("DELETE FROM run_starts WHERE event_id = %s", (event_id,))
+        return earlier
+
     def trigger_spy(dag_id: str, *args: Any, **kwargs: Any) -> Any:
         run = real_trigger(dag_id, *args, **kwargs)
         if run is not None:
@@ -203,6 +215,7 @@ def install_spies(probe: WriteProbe, monkeypatch: Any) -> None:
         return run
 
     monkeypatch.setattr(db, "insert_external_event", insert_spy)
+    monkeypatch.setattr(db, "insert_start_request", start_request_spy)
     monkeypatch.setattr(trigger_module, "trigger_dag", trigger_spy)
 
 

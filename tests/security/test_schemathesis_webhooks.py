@@ -11,9 +11,11 @@ request exactly as a sender does (HMAC of the bytes sent, fresh timestamp), one 
 generated. Invariants: no 5xx (schemathesis ``not_a_server_error`` + the documented 503s), answers conform
 to the document, every refusal is the JSON error shape, and a refused request writes nothing (WriteProbe).
 
-``runs.start_run`` is replaced by a recorder: a generated CRM event may be valid, and starting real runs of
-the project's DAGs in the shared test database is not this test's business (tests/plugins/webhooks covers
-the real start; the hypothesis properties in test_fuzz_webhooks.py cover refusals through the real one).
+``runs.check_startable`` (is the workflow deployed, unpaused, are its params what its DAG accepts) is replaced
+by a recorder, as the project's DAGs are not deployed in the test database, and a stored start request is
+withdrawn at once (``install_spies``): starting real runs of them in the shared test database is not this
+test's business (tests/plugins/webhooks covers the real start; the hypothesis properties in
+test_fuzz_webhooks.py cover refusals through the real one).
 """
 
 from __future__ import annotations
@@ -71,17 +73,23 @@ ACCEPTED = {
     "/crm/events": {
         "type": "object",
         "required": ["status", "dag_id", "run_id"],
-        "properties": {"status": {"enum": ["started", "duplicate"]}},
+        "properties": {"status": {"enum": ["accepted", "duplicate"]}},
     },
     "/esign": {
         "type": "object",
-        "required": ["status", "event_id"],
-        "properties": {"status": {"enum": ["accepted", "duplicate"]}},
+        "required": ["status", "event_id", "ended_waits"],
+        "properties": {
+            "status": {"enum": ["accepted", "duplicate"]},
+            "ended_waits": {"type": "integer", "minimum": 0},
+        },
     },
     "/events/{source}": {
         "type": "object",
-        "required": ["status", "event_id"],
-        "properties": {"status": {"enum": ["accepted", "duplicate"]}},
+        "required": ["status", "event_id", "ended_waits"],
+        "properties": {
+            "status": {"enum": ["accepted", "duplicate"]},
+            "ended_waits": {"type": "integer", "minimum": 0},
+        },
     },
 }
 
@@ -154,7 +162,7 @@ def openapi_document() -> dict[str, Any]:
             ]
             operation["parameters"] = parameters
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-            success = "201" if path == "/crm/events" else "202"
+            success = "202"
             operation["responses"] = {
                 success: {
                     "description": "accepted",
@@ -260,11 +268,10 @@ class Answer:
 def recorded_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     started: list[str] = []
 
-    def record(dag_id: str, run_id: str, conf: dict[str, Any], **_: Any) -> runs.StartResult:
-        started.append(run_id)
-        return runs.StartResult("started", dag_id, run_id)
+    def record(dag_id: str, conf: dict[str, Any]) -> None:
+        started.append(dag_id)
 
-    monkeypatch.setattr(runs, "start_run", record)
+    monkeypatch.setattr(runs, "check_startable", record)
     yield started
 
 
@@ -281,9 +288,13 @@ def run_case(case: Any, writes: WriteProbe, started: list[str], *, signed: bool)
     if 200 <= answer.status_code < 300:
         public = (case.method.upper(), case.formatted_path) == ("GET", "/health")
         assert signed or public, f"an unsigned request was accepted: {case.method} {case.formatted_path}"
+        if case.formatted_path == "/crm/events":
+            # Accepted only after the workflow was checked (deployed, unpaused, params its DAG accepts).
+            assert started == [answer.json()["dag_id"]], started
         return
     body = assert_refusal_shape(answer)
-    assert started == [], f"refused ({answer.status_code} {body['error']}) after starting {started}"
+    # Refused before the workflow check, or by it (the recorder refuses nothing): nothing got that far.
+    assert started == [], f"refused ({answer.status_code} {body['error']}) after the workflow check {started}"
     if not signed and case.operation.method.upper() == "POST":
         assert answer.status_code in (401, 404, 405, 413, 415), body
 

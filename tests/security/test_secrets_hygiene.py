@@ -2,15 +2,20 @@
 audit log or any business table.
 
 The partner_approval happy path runs through ``dag.test()`` exactly as
-tests/dags/test_partner_approval.py::test_happy_path_activates_partner_once does (its ``run`` helper and
-``dag`` fixture are imported), then every place a value could leak to is scanned for every secret value:
+``tests/dags/workflows/partner_approval/test_dag.py::test_happy_path_activates_partner_once`` does (its
+``run`` helper and ``dag`` fixture are imported), then every place a value could leak to is scanned for
+every secret value:
 - the secrets of ``.local/secrets.json`` (webhook HMAC secrets, approval token secret, service and user
   passwords, JWT secret, Fernet key) and every connection password of the ``AIRFLOW_CONN_*`` environment
   (also as the ``login:password`` base64 of an HTTP Basic header);
-- in: the log output of the run (stdout/stderr and log records), task log files under the test
-  ``AIRFLOW__LOGGING__BASE_LOG_FOLDER``, the ``xcom``, ``rendered_task_instance_fields``, ``hitl_detail``,
-  ``dag_run`` and ``log`` rows of that run in the metadata DB, and every row of every business table
-  (``audit_log`` included).
+- in: the log output of the run (stdout/stderr and log records: ``dag.test()`` runs the tasks in this
+  process, so their log lines are there; it writes no task log file), the ``xcom``,
+  ``rendered_task_instance_fields``, ``hitl_detail``, ``dag_run`` and ``log`` rows of that run in the
+  metadata DB, and every row of every business table (``audit_log`` included). The task log files a live
+  stack writes are scanned by tests/e2e/test_toolkit_live.py::test_task_log_files_hold_no_secret.
+
+The scan itself (``include.security.secrets_scan``: raw or JSON-escaped values, Basic headers) is the one
+compliance_scan runs over a window of runs' task logs and XComs.
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.dags.test_partner_approval import (  # noqa: F401 - ``dag`` and ``requested`` are fixtures
+from include.security.secrets_scan import MIN_SECRET_LENGTH, leaks, secret_variants
+from tests.dags.workflows.partner_approval.test_dag import (  # noqa: F401 - ``dag`` and ``requested`` are fixtures
     EXECUTIVE_OK,
     LEGAL_OK,
     MANAGER_OK,
@@ -36,9 +41,6 @@ from tests.dags.test_partner_approval import (  # noqa: F401 - ``dag`` and ``req
 )
 
 pytestmark = pytest.mark.timeout(300)
-
-MIN_SECRET_LENGTH = 8
-"""Shorter values (an empty local Postgres password) cannot be told apart from ordinary text."""
 
 
 def secret_values() -> dict[str, str]:
@@ -64,19 +66,10 @@ def secret_values() -> dict[str, str]:
             if raw.lstrip().startswith("{")
             else Connection(conn_id=conn_id, uri=raw)  # noqa: AIR311
         )
-        if conn.password:
-            found[f"connection {conn_id}"] = conn.password
-            if conn.login:
-                basic = base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode()
-                found[f"connection {conn_id} (Basic header)"] = basic
+        found.update(secret_variants(f"connection {conn_id}", conn.password, conn.login))
     for user, password in data.get("user_passwords", {}).items():
         found[f"user {user} (Basic header)"] = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {name: value for name, value in found.items() if len(value) >= MIN_SECRET_LENGTH}
-
-
-def leaks(text: str, secrets: dict[str, str]) -> list[str]:
-    """Names of the secrets found in ``text`` (raw, or JSON-escaped as a stored document would hold it)."""
-    return [name for name, value in secrets.items() if value in text or json.dumps(value)[1:-1] in text]
 
 
 def test_leaks_finds_raw_and_json_escaped_values() -> None:
@@ -162,8 +155,6 @@ def test_partner_approval_run_leaks_no_secret(
 ) -> None:
     secrets = secret_values()
     caplog.set_level(logging.DEBUG)
-    log_folder = Path(os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"])
-    started = time.time()
 
     out = run(dag, [MANAGER_OK, LEGAL_OK, accept(1), EXECUTIVE_OK])
 
@@ -179,14 +170,10 @@ def test_partner_approval_run_leaks_no_secret(
         k: len(v) for k, v in texts.items()
     }
     assert any(request_id in row for row in texts["rendered_task_instance_fields"])
-    log_files = [p for p in log_folder.rglob("*") if p.is_file() and p.stat().st_mtime >= started - 1]
 
     found: dict[str, list[str]] = {}
     for name in leaks(log_text, secrets):
         found.setdefault(name, []).append("run output/log records")
-    for path in log_files:
-        for name in leaks(path.read_text(errors="replace"), secrets):
-            found.setdefault(name, []).append(str(path))
     for table, rows in texts.items():
         for name in leaks("\n".join(rows), secrets):
             found.setdefault(name, []).append(f"metadata {table}")

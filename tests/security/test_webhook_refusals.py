@@ -453,37 +453,46 @@ def test_lone_surrogate_in_crm_params_starts_no_run(
 ) -> None:
     """Bug, CRM side: the payload passes the params model, the run is started, then recording the event
     in the inbox fails (jsonb) -> 500 with the run already started; every redelivery is a 500 again.
+    Expected: refused like any body that cannot be stored as sent (400 malformed_json), before anything else.
 
-    ``start_run`` is stubbed (the real DAG is not deployed/paused in the test database); the stub records
-    whether the ingress got as far as starting a run for a body it cannot store.
+    ``check_startable`` is stubbed (the real DAG is not deployed/paused in the test database); the stub
+    records whether the ingress got as far as accepting a start for a body it cannot store.
     """
     started: list[str] = []
 
-    def fake_start_run(dag_id: str, run_id: str, conf: dict[str, Any], **_: Any) -> runs.StartResult:
-        started.append(run_id)
-        return runs.StartResult("started", dag_id, run_id)
+    def fake_check_startable(dag_id: str, conf: dict[str, Any]) -> None:
+        started.append(dag_id)
 
-    monkeypatch.setattr(runs, "start_run", fake_start_run)
+    monkeypatch.setattr(runs, "check_startable", fake_check_startable)
     # ``str`` params refuse lone surrogates (pydantic), free-form ``terms`` (dict[str, Any]) does not.
     model = workflows.STARTABLE_WORKFLOWS["signature_commitment"]
     payload = {**valid_payload(model), "terms": {"clause": "net 30 \ud800"}}
     raw = dumps(crm_body(tag, workflow="signature_commitment", payload=payload))
-    response = signed_post(lenient_client, secrets, "/crm/events", raw)
-    assert response.status_code < 500, (response.status_code, response.text, started)
-    assert started == [] or 200 <= response.status_code < 300, (response.status_code, started)
+    with writes.watch(raw) as written:
+        response = signed_post(lenient_client, secrets, "/crm/events", raw)
+        written(response)
+    assert response.status_code == 400, (response.status_code, response.text, started)
+    answer = assert_refusal_shape(response)
+    assert (answer["error"], answer["field"]) == ("malformed_json", "body"), answer
+    assert "surrogate" in answer["message"], answer
+    assert started == []
 
 
 def test_surrogate_in_a_refused_field_name_still_answers_json(
     lenient_client: TestClient, secrets: dict[str, str], writes: WriteProbe, tag: str
 ) -> None:
     """Bug: the 422 names the unknown field ``"\\udc00"``; rendering that answer raises UnicodeEncodeError
-    (starlette's JSONResponse encodes with ``ensure_ascii=False``) -> a plain-text 500 instead of JSON."""
+    (starlette's JSONResponse encodes with ``ensure_ascii=False``) -> a plain-text 500 instead of JSON.
+    The ingress now refuses any document it could not store as sent, keys included, before validating it."""
     raw = dumps({**esign_body(tag), "\udc00": 1})
     with writes.watch(raw) as written:
         response = signed_post(lenient_client, secrets, "/esign", raw)
         written(response)
-    assert response.status_code in (400, 422), (response.status_code, response.text)
-    assert_refusal_shape(response)
+    # The ingress refuses a document it cannot store as sent (a surrogate in a key too) before validating it.
+    assert response.status_code == 400, (response.status_code, response.text)
+    answer = assert_refusal_shape(response)
+    assert (answer["error"], answer["field"]) == ("malformed_json", "body"), answer
+    assert "surrogate" in answer["message"], answer
 
 
 @pytest.mark.parametrize("depth", [260, 600, 900])

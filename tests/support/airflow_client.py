@@ -82,6 +82,18 @@ class AirflowClient:
             )
         )
 
+    def wait_started(self, dag_id: str, run_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The run once it exists: the CRM's start webhook is answered before the ingress starts it."""
+        found: dict[str, Any] = self.wait(
+            f"{dag_id}/{run_id} started",
+            lambda: (
+                (r := self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")).status_code == 200 and r.json()
+            ),
+            timeout,
+            interval=0.1,
+        )
+        return found
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
         return str(
             self.wait(
