@@ -128,6 +128,7 @@ class Bench:
 
     def __init__(self, extra_env: dict[str, str] | None = None, ports: ep_env.Ports | None = None) -> None:
         self.ports = ports or ep_env.Ports(api=free_port(), sandbox=free_port())
+        self.last_http_s = 0.0  # round trip of the last webhook or answer request
         bundles = [
             {
                 "name": "dags-folder",
@@ -254,7 +255,11 @@ class Bench:
         return time.monotonic() - started
 
     def webhook(self, correlation_key: str, event_type: str = "bench.go", source: str = "partner") -> float:
-        """POST a signed outside event to the ingress; returns the time.time() the 202 was received."""
+        """POST a signed outside event to the ingress; returns the time.time() the request was sent.
+
+        From the send, not the 202: the ingress may end the waiting task before it answers (its fast path),
+        so a latency from the answer would leave out the work that ended it. ``last_http_s`` keeps the round
+        trip."""
         body = json.dumps(
             {
                 "event_id": f"b-{uuid.uuid4().hex[:16]}",
@@ -266,20 +271,24 @@ class Bench:
             separators=(",", ":"),
         ).encode()
         headers = signed_headers(self.setup.secrets.webhook_events_secret, body, int(time.time()))
+        sent = time.time()
         resp = self.http.post(f"/webhooks/events/{source}", content=body, headers=headers)
-        accepted = time.time()
+        self.last_http_s = time.time() - sent
         if resp.status_code != 202:
             raise RuntimeError(f"webhook refused: {resp.status_code} {resp.text[:300]}")
-        return accepted
+        return sent
 
     def answer(
         self, dag_id: str, run_id: str, task_id: str, option: str = "Approve", user: str = "manager"
     ) -> float:
+        """Answer a HITL task through the REST API; returns the time.time() the request was sent (as
+        ``webhook``: the two paths are measured from the same point)."""
+        sent = time.time()
         resp = self.api.answer(dag_id, run_id, task_id, option, user=user, comment="bench")
-        answered = time.time()
+        self.last_http_s = time.time() - sent
         if resp.status_code != 200:
             raise RuntimeError(f"answer {dag_id}/{run_id}/{task_id}: {resp.status_code} {resp.text[:300]}")
-        return answered
+        return sent
 
     # ------------------------------------------------------------------------------------------- reads
     def q(self, sql: str, params: tuple[Any, ...] = (), *, db: str = "meta") -> list[tuple[Any, ...]]:

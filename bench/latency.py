@@ -31,7 +31,7 @@ def warm_up(b: Bench) -> None:
     b.trigger(EVENT_DAG, run_id)
     b.wait_until("warm-up trigger running", lambda: b.running_triggers(EVENT_DAG, [run_id]), 60, 0.1)
     started = time.monotonic()
-    b.wait_until("listener connected", lambda: b.triggerer_pg_connections()["listener_app_name"], 60, 0.2)
+    b.wait_until("listener connected", lambda: b.triggerer_pg_connections()["listener_app_name"], 180, 0.2)
     log(f"warm-up: listener connected {time.monotonic() - started:.1f} s after the first wait started")
     b.webhook(f"bench:{run_id}")
     b.wait_ti(EVENT_DAG, run_id, "after", ("success",), timeout=120)

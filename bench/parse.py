@@ -1,5 +1,5 @@
-"""DAG parse cost (figure 5 of issue 6): each file of dags/ imported in a cold process, beside the cost of
-`import airflow.sdk` alone.
+"""DAG parse cost (figure 5 of issue 6): each DAG file of dags/ (devtools.dag_files: the toolkit's DAGs and
+every workflow's dag.py) imported in a cold process, beside the cost of `import airflow.sdk` alone.
 
 Every sample is a fresh `python -c` process with the stack's environment (AIRFLOW_HOME, PYTHONPATH). In the
 same process the SDK is imported first and timed, then the DAG file is loaded as a module and timed: the
@@ -12,6 +12,7 @@ name the modules that cost most.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 
 from bench.harness import bytecode_env, log, profiles_dir
 from devtools import env as ep_env
+from devtools.dag_files import dag_files
 
 TARGET_MS = 50.0
 
@@ -96,10 +98,10 @@ def _top_imports(importtime: str, top: int = 6) -> list[tuple[str, float]]:
     return sorted(rows, key=lambda r: -r[1])[:top]
 
 
-def _profile(path: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+def _profile(path: Path, name: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """py-spy (1 kHz, non-blocking) on one cold parse. Inside the DAG file's module body: the imported
     modules' bodies and the file's own top-level calls (DAG construction), inclusive ms (1 sample = 1 ms)."""
-    out = profiles_dir() / f"parse-{path.stem}.txt"
+    out = profiles_dir() / f"parse-{name}.txt"
     spy = ep_env.REPO / ".venv" / "bin" / "py-spy"
     argv = [
         str(spy),
@@ -156,9 +158,13 @@ def _profile(path: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
 
 
 def run(dags_dir: Path, env: dict[str, str], cwd: Path, reps: int) -> dict[str, Any]:
-    files = sorted(p for p in dags_dir.glob("*.py") if not p.name.startswith("_"))
-    env = {**env, **bytecode_env()}
-    for path in files:  # untimed: writes the bytecode cache a deployment would have
+    files = sorted(dag_files(dags_dir).items())
+    if not files:
+        raise RuntimeError(f"no DAG file under {dags_dir}: nothing to measure")
+    # The DAG processor puts the bundle's folder on sys.path: a workflow's dag.py imports its own package.
+    pythonpath = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), str(dags_dir)) if p)
+    env = {**env, **bytecode_env(), "PYTHONPATH": pythonpath}
+    for _, path in files:  # untimed: writes the bytecode cache a deployment would have
         _probe(str(path), env, cwd)
     sdk_alone = [_probe("-", env, cwd)["sdk_ms"] for _ in range(reps)]
     sdk_ms = min(sdk_alone)
@@ -169,13 +175,14 @@ def run(dags_dir: Path, env: dict[str, str], cwd: Path, reps: int) -> dict[str, 
     _probe(str(floor_file), env, cwd)
     floor_ms = min(_probe(str(floor_file), env, cwd)["file_ms"] for _ in range(reps))
     rows = []
-    for path in files:
+    for dag_id, path in files:
         samples = [_probe(str(path), env, cwd) for _ in range(reps)]
         # Best of the repetitions: the machine is shared, and the slower samples measure its other tenants.
         beyond = min(s["file_ms"] for s in samples)
         total = min(s["sdk_ms"] + s["file_ms"] for s in samples)
         row: dict[str, Any] = {
-            "file": path.name,
+            "dag_id": dag_id,
+            "file": str(path.relative_to(dags_dir)),
             "beyond_sdk_ms": round(beyond, 1),
             "total_ms": round(total, 1),
             "ratio_total_vs_sdk_alone": round(total / sdk_ms, 2),
@@ -187,9 +194,9 @@ def run(dags_dir: Path, env: dict[str, str], cwd: Path, reps: int) -> dict[str, 
         if beyond >= TARGET_MS:
             timed = _probe(str(path), env, cwd, ["-X", "importtime"])
             row["top_imports_ms"] = _top_imports(str(timed.get("stderr", "")))
-            row["py_spy"] = _profile(path, env, cwd)
+            row["py_spy"] = _profile(path, dag_id, env, cwd)
         rows.append(row)
-        log(f"parse {path.name}: {beyond:.0f} ms beyond the SDK ({total:.0f} ms total)")
+        log(f"parse {row['file']}: {beyond:.0f} ms beyond the SDK ({total:.0f} ms total)")
     return {
         "sdk_alone_ms": {
             "best": round(sdk_ms, 1),

@@ -18,7 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import harness, latency, ledger, parked, parse, report, throughput
+from bench import (
+    harness,
+    ingress,
+    latency,
+    ledger,
+    parked,
+    parked_workflows,
+    parse,
+    provenance,
+    report,
+    services,
+    services_text,
+    throughput,
+    ui_page,
+    workflows_e2e,
+)
 from bench.harness import RESULTS, Bench, log, profiles_dir
 from devtools import env as ep_env
 from devtools.stack import read_state
@@ -45,6 +60,24 @@ FULL = {
     "ledger_1": 2000,
     "ledger_8": 500,
     "profile_s": 30,
+    # Parked durable workflows (bench/parked_workflows.py): the curve's points, resumes per point, the burst.
+    "pw_points": "0,100,1000,3000",
+    "pw_samples": 12,
+    "pw_burst": 1000,
+    "pw_burst_resumes": 10,
+    # Services (bench/services.py): warm requests per caller, API server restarts per cold cell.
+    "svc_n": 30,
+    "svc_cold_rounds": 3,
+    # The Workflows page (bench/ui_page.py): workflows in the tables, samples per request.
+    "ui_workflows": 100_000,
+    "ui_samples": 20,
+    # The ingress under a CRM burst (bench/ingress.py): distinct events, each delivered twice, by 20 senders.
+    "ingress_events": 1000,
+    "ingress_senders": 20,
+    # End to end of each durable and medium workflow (bench/workflows_e2e.py): which ones ("all" or a list),
+    # and the seconds after which the section starts no more of them.
+    "e2e_workflows": "all",
+    "e2e_budget_s": 3600,
 }
 QUICK = {
     "resume_n": 20,
@@ -60,11 +93,23 @@ QUICK = {
     "ledger_1": 1000,
     "ledger_8": 250,
     "profile_s": 20,
+    "pw_points": "0,100,1000",
+    "pw_samples": 10,
+    "pw_burst": 1000,
+    "pw_burst_resumes": 8,
+    "svc_n": 15,
+    "svc_cold_rounds": 1,
+    "ui_workflows": 100_000,
+    "ui_samples": 10,
+    "ingress_events": 1000,
+    "ingress_senders": 20,
+    "e2e_workflows": "all",
+    "e2e_budget_s": 2400,
 }
 
 # The config change measured before/after. The scheduler sleeps this long after a loop that found nothing
 # to do: a task the triggerer or an answer ended waits up to that long before its downstream task is even
-# queued. Airflow's default is 1 s; the project sets 0.1 s (devtools/env.py).
+# queued. Airflow's default is 1 s; the project sets 0.1 s (config/airflow.cfg).
 IDLE_SLEEP = "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"
 AIRFLOW_DEFAULT_IDLE_SLEEP = "1"
 # "before": Airflow's default, the scheduler restarted with it for the figures up to the "after" step.
@@ -83,7 +128,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--only",
         default="",
-        help="comma list of: parse,ledger,resume,poke,parked,naive,throughput,after (default: all)",
+        help="comma list of: parse,ledger,resume,poke,parked,naive,throughput,after,workflows,services,ui,"
+        "ingress,e2e (default: all)",
     )
     for key, value in FULL.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
@@ -114,19 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     state = read_state()
     # Task-side modules (execution_plane.*) as the stack's processes see them, with the bench's Airflow home.
     sys.path.insert(0, str(ep_env.REPO / "plugins"))
+    sys.path.append(str(ep_env.REPO / "dags"))  # the workflows' packages, as the DAG bundle makes them
     os.environ["AIRFLOW_HOME"] = str(state["env"]["AIRFLOW_HOME"])  # type: ignore[index]
-    results: dict[str, Any] = {
-        "when": stamp,
-        "mode": "quick" if args.quick else "full",
-        "config": cfg,
-        "dbos_reference": DBOS,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": state["postgres"]["kind"],
-            "load_avg_start": os.getloadavg(),
-        },  # type: ignore[index]
-    }
+    postgres_kind = str(state["postgres"]["kind"])  # type: ignore[index]
+    results = header(stamp, "quick" if args.quick else "full", cfg, postgres_kind)
     process_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))},
         **state["env"],
@@ -139,16 +176,25 @@ def main(argv: list[str] | None = None) -> int:
         log("idempotent step cost")
         results["ledger"] = ledger.run(harness.business_url(), cfg["ledger_1"], cfg["ledger_8"])
 
-    live = {"resume", "poke", "parked", "naive", "throughput", "after"}
+    live = {"resume", "poke", "parked", "naive", "throughput", "after", "workflows", "services"}
+    live |= {"ui", "ingress", "e2e"}
     if not only or only & live:
         harness.clear_leftovers()
-        capacity = max(1000, cfg["parked_n"] + 200, cfg["naive_n"] + 200)
+        pw_max = max(int(n) for n in str(cfg["pw_points"]).split(",")) + int(cfg["pw_burst"])
+        capacity = max(1000, cfg["parked_n"] + 200, cfg["naive_n"] + 200, pw_max + 200)
         b = Bench({"AIRFLOW__TRIGGERER__CAPACITY": str(capacity)})
         results["stack"] = {"triggerer_capacity": capacity}
         try:
             results["stack"]["start_s"] = round(b.start(), 1)
             log(f"stack up in {results['stack']['start_s']} s: {b.stack.api_url}")
             run_live(b, cfg, want, results, results["mode"])
+        except BaseException as exc:
+            # A section that raises must not lose the sections measured before it (it did: a services run's
+            # figures were only in the terminal): write them, marked as an aborted run, then fail as before.
+            results["aborted"] = f"{type(exc).__name__}: {exc}"[:1000]
+            results["duration_s"] = round(time.monotonic() - started, 1)
+            write(results, stamp)
+            raise
         finally:
             b.stop()
             log("stack stopped")
@@ -161,9 +207,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def header(stamp: str, mode: str, cfg: dict[str, Any], postgres: str) -> dict[str, Any]:
+    """The part of a result that says what was measured on: settings, machine, code and Airflow version."""
+    found = provenance.collect(ep_env.REPO)
+    return {
+        "when": stamp,
+        "mode": mode,
+        "config": cfg,
+        "dbos_reference": DBOS,
+        "code": {"git": found["git"], "airflow_version": found["airflow_version"]},
+        "machine": {
+            "cpu_model": found["cpu_model"],
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgres": postgres,
+            "load_avg_start": os.getloadavg(),
+        },
+    }
+
+
 def idle_sleep(b: Bench, env: dict[str, str]) -> str:
     """The scheduler_idle_sleep_time a scheduler started with `env` over the project's config runs with."""
-    return {**b.setup.env, **env}.get(IDLE_SLEEP, AIRFLOW_DEFAULT_IDLE_SLEEP)
+    return {**ep_env.shipped_settings(), **b.setup.env, **env}.get(IDLE_SLEEP, AIRFLOW_DEFAULT_IDLE_SLEEP)
 
 
 def run_live(b: Bench, cfg: dict[str, Any], want: Any, results: dict[str, Any], mode: str) -> None:
@@ -196,7 +261,8 @@ def run_live(b: Bench, cfg: dict[str, Any], want: Any, results: dict[str, Any], 
             parked.PARKED_DAG,
             cfg["parked_n"],
             samples=cfg["parked_samples"],
-            park_timeout=max(300, cfg["parked_n"] * 0.3),
+            # Each wait is deferred by a worker task (as the shipped DAGs park): ~0.5 s of a worker slot each.
+            park_timeout=max(600, cfg["parked_n"] * 0.8),
             drain_timeout=max(300, cfg["parked_n"] * 0.3),
             label="parked",
         )
@@ -223,6 +289,33 @@ def run_live(b: Bench, cfg: dict[str, Any], want: Any, results: dict[str, Any], 
                     "resume": latency.resume(b, cfg["after_n"], "after"),
                 }
             )
+    if want("workflows"):
+        if scheduler_env:
+            b.restart_component("scheduler", {})
+            scheduler_env = {}
+        points = [int(n) for n in str(cfg["pw_points"]).split(",")]
+        log(f"parked durable workflows: points {points}, burst {cfg['pw_burst']}")
+        results["parked_workflows"] = parked_workflows.run(
+            b, points, cfg["pw_samples"], cfg["pw_burst"], cfg["pw_burst_resumes"]
+        )
+    if want("services"):
+        log(f"services: {cfg['svc_n']} warm requests per caller, {cfg['svc_cold_rounds']} cold round(s)")
+        results["services"] = services.run(b, cfg["svc_n"], cfg["svc_cold_rounds"])
+        log("services: knowledge retrieval at 10k and 100k chunks")
+        results["services_retrieval"] = services_text.run(b, cfg["svc_n"], cfg["svc_cold_rounds"])
+    if want("ui"):
+        log(f"Workflows page: {cfg['ui_workflows']:,} workflows, {cfg['ui_samples']} samples per request")
+        results["ui_page"] = ui_page.run(b, cfg["ui_workflows"], cfg["ui_samples"])
+    if want("ingress"):
+        results["ingress"] = ingress.run(b, cfg["ingress_events"], senders=cfg["ingress_senders"])
+    if want("e2e"):
+        if scheduler_env:  # the project's config
+            b.restart_component("scheduler", {})
+            scheduler_env = {}
+        names = None if cfg["e2e_workflows"] == "all" else str(cfg["e2e_workflows"]).split(",")
+        log(f"end to end, instant answers: {names or 'every durable and medium workflow'}")
+        results["workflows_e2e"] = {}  # filled as each workflow ends: an aborted run keeps them
+        workflows_e2e.run(b, names, budget_s=cfg["e2e_budget_s"], out=results["workflows_e2e"])
     if want("throughput"):
         if scheduler_env:  # the project's config, whatever ran before
             b.restart_component("scheduler", {})
@@ -290,19 +383,19 @@ def stop_embedded_postgres(state: dict[str, Any]) -> None:
         log(f"embedded Postgres on {port} stopped")
 
 
-def write(results: dict[str, Any], stamp: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path = RESULTS / f"bench-{stamp}.json"
-    md_path = RESULTS / f"bench-{stamp}.md"
+def write(results: dict[str, Any], stamp: str, results_dir: Path = RESULTS) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path = results_dir / f"bench-{stamp}.json"
+    md_path = results_dir / f"bench-{stamp}.md"
     json_path.write_text(json.dumps(results, indent=2, default=str))
     try:
         md_path.write_text(report.markdown(results))
     except Exception as exc:  # the JSON above holds every figure; a report bug must not lose the run
         log(f"markdown report failed ({type(exc).__name__}: {exc}); results are in {json_path.name}")
         return
-    shutil.copyfile(json_path, RESULTS / "latest.json")
-    shutil.copyfile(md_path, RESULTS / "latest.md")
-    log(f"results: {md_path.relative_to(ep_env.REPO)} (+ .json, latest.*)")
+    shutil.copyfile(json_path, results_dir / "latest.json")
+    shutil.copyfile(md_path, results_dir / "latest.md")
+    log(f"results: {md_path} (+ .json, latest.*)")
 
 
 if __name__ == "__main__":

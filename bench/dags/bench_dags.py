@@ -1,8 +1,9 @@
 """
 ### Benchmark-only DAGs (bench/, loaded through an extra DAG bundle by `python -m bench.run`)
 
-- `bench_event_wait`: a wait for an outside event that starts and ends in the triggerer
-  (`ExternalEventSensor`, `start_from_trigger` + `end_task`), then one trivial task.
+- `bench_event_wait`: a wait for an outside event parked as the shipped DAGs park theirs
+  (`ExternalEventSensor` with `end_task`, deferred by a worker that registers the wait for the ingress;
+  no `start_from_trigger`, which the shipped DAGs avoid), then one trivial task.
 - `bench_parked`: just that wait (parked-waits benchmark: N runs parked at once).
 - `bench_naive_parked`: the same wait on a trigger that opens its own connection (baseline).
 - `bench_hitl`: Airflow's native HITL approval (`ApprovalOperator`), then one trivial task (baseline).
@@ -44,7 +45,6 @@ def event_wait(task_id: str = "wait") -> ExternalEventSensor:
         correlation_key="bench:{{ run_id }}",
         event_types=["bench.go"],
         timeout_at=FAR,
-        start_from_trigger=True,
         end_task=True,
     )
 
