@@ -237,7 +237,7 @@ def test_a_crm_refusing_the_hand_over_fails_the_run_and_undoes_nothing(
     dag: Any, compensation_dag: Any, sandbox: Any, business_db: Any, requested: list[dict[str, Any]]
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    # Every field the score reads is given: a lead the CRM generates from its id can score cold (nurture desk).
+    # Every field the score reads is given: a lead generated from its id alone can score cold (nurture).
     lead = seed(
         sandbox,
         f"L-refused-{tag}",
