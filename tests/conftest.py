@@ -7,8 +7,11 @@ what `make run` uses. The environment must be in place before anything imports a
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
@@ -40,6 +43,17 @@ for path in (str(ep_env.REPO), str(ep_env.REPO / "plugins")):
 from airflow.configuration import conf as airflow_conf  # noqa: E402 - after the environment above
 
 airflow_conf.set("core", "auth_manager", ep_env.SIMPLE_AUTH_MANAGER)
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout; `make test` stopping the chaos run it started beside its stages) ends the
+    session as Ctrl-C does: the live stacks' fixtures stop the processes and Postgres clusters they began."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupted)
 
 
 @pytest.fixture(scope="session")

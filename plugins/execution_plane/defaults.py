@@ -1,6 +1,7 @@
 """DAG-wide defaults every workflow shares: owner, retries with exponential backoff, tags.
 
-Every DAG file imports this module while it is parsed, so it imports nothing beyond the standard library.
+Every DAG file imports this module while it is parsed, so it imports nothing beyond the standard library at
+import time (the retry delay reads the Task SDK's config, already loaded where a DAG is parsed).
 """
 
 from __future__ import annotations
@@ -44,17 +45,30 @@ CLASS_TAGS: dict[str, str] = {
 }
 
 
+DEFAULT_RETRY_DELAY_S = 10.0
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
-    """Retries are for transient faults only: every side effect is idempotent, so a retry is safe."""
+    """Retries are for transient faults only: every side effect is idempotent, so a retry is safe. The first
+    retry waits ``[execution_plane] retry_delay`` seconds (10), each next one twice as long, up to 10
+    minutes."""
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 3,
-        "retry_delay": timedelta(seconds=10),
+        "retry_delay": timedelta(seconds=first_retry_delay_s()),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
     }
     args.update(overrides)
     return args
+
+
+def first_retry_delay_s() -> float:
+    """``[execution_plane] retry_delay``: read from Airflow's config by the process parsing the DAG (the Task
+    SDK's config: already loaded in every Airflow process, so the import costs a parse nothing)."""
+    from airflow.sdk.configuration import conf
+
+    return conf.getfloat("execution_plane", "retry_delay", fallback=DEFAULT_RETRY_DELAY_S)
 
 
 def tags_for(dag_id: str, *extra: str) -> list[str]:

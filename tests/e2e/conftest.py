@@ -121,6 +121,9 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         # The live tests drop a failure callback on purpose; the reconciler should not wait 30 s for it.
         "EP_RECONCILER_GRACE_S": "3",
+        # Tests that wait out every retry of a step against a provider that stays down (meeting_booking's
+        # invitations, pmi_program's HRIS) wait 2 + 4 + 8 s, not the shipped 10 + 20 + 40 s.
+        "AIRFLOW__EXECUTION_PLANE__RETRY_DELAY": "2",
         **otlp_metrics.exporter_env(),
     }
     setup = attach(ports, extra)

@@ -189,11 +189,17 @@ def test_a_paused_function_is_skipped_alone_then_a_review_stops_the_program(
     run_id = start(live, request_id, company=f"T-{request_id}", via_crm=True)
     answer(live, run_id, "day1_readiness", "Approve")
     wait_state(live, run_id, "hr.decision_1", ("awaiting_input",))
-    # Only HR is paused: the other four functions finished their Day 1 meanwhile.
-    statuses = dict(
-        rows(business_db, "SELECT function, status FROM pmi_functions WHERE workflow_id = %s", wf)
-    )
-    assert statuses == {"hr": "paused", "finance": "done", "it": "done", "legal": "done", "crm": "done"}
+    # Only HR is paused, its decision open: the other four functions finish their Day 1 meanwhile.
+    paused_alone = {"hr": "paused", "finance": "done", "it": "done", "legal": "done", "crm": "done"}
+
+    def statuses() -> dict[str, str] | None:
+        query = "SELECT function, status FROM pmi_functions WHERE workflow_id = %s"
+        found = dict(rows(business_db, query, wf))
+        assert found["hr"] == "paused", found
+        return found if found == paused_alone else None
+
+    live.airflow.wait("the four other functions done, HR paused", statuses, 180, interval=0.5)
+    assert wait_state(live, run_id, "hr.decision_1", ("awaiting_input",)) == "awaiting_input"
     answer(live, run_id, "hr.decision_1", "Skip")
     answer(live, run_id, "day30.review_r1", "Stop")
     assert live.airflow.wait_run(DAG, run_id, timeout=300) == "failed"

@@ -6,10 +6,11 @@ GitDagBundle on a repository of the test's), with two triggerer processes. Runs 
 triggerer B starts; A is SIGKILLed. Airflow hands a trigger to another triggerer once its owner's heartbeat
 is older than ``[triggerer] triggerer_health_check_threshold`` (30 s; heartbeats every
 ``[triggerer] job_heartbeat_sec``, 5 s; each triggerer's loop claims unowned triggers about once a second,
-up to ``[triggerer] capacity``, 1,000; ``Trigger.assign_unassigned``), so the takeover is expected 25-31 s
-after the kill. Half of the events are filed while no triggerer owns the waits: they must be found when B
-starts those triggers (the trigger re-checks the inbox after it starts listening). The events go into the
-inbox as the status pollers file them (``execution_plane.inbox``; its NOTIFY wakes the trigger): the webhook
+up to ``[triggerer] capacity``, 1,000; ``Trigger.assign_unassigned``), so the takeover is expected 30 s
+after A's last heartbeat: 25-30 s after the kill on a quiet machine, earlier when A's heartbeats lagged.
+Half of the events are filed while no triggerer owns the waits: they must be found when B starts those
+triggers (the trigger re-checks the inbox after it starts listening). The events go into the inbox as the
+status pollers file them (``execution_plane.inbox``; its NOTIFY wakes the trigger): the webhook
 routes may end a wait themselves, and this test is about the triggerer's path.
 
 Prints the figures: kill -> every wait owned by B, kill -> the gap's runs resumed, event -> resumed after.
@@ -205,6 +206,11 @@ def test_a_dead_triggerers_waits_move_to_the_other_and_every_run_resumes_once(ta
     with contextlib.suppress(ProcessLookupError):
         os.killpg(stack.procs["triggerer"].pid, signal.SIGKILL)
     stack.procs["triggerer"].wait()
+    # A's last heartbeat: Airflow's clock for the takeover (every 5 s when A is not starved of CPU; on a
+    # loaded machine it may be older than that when A dies).
+    ((last_beat,),) = takeover.query(
+        "SELECT extract(epoch from latest_heartbeat) FROM job WHERE id = %s", (a_job,)
+    )
 
     gap, after_takeover = requests[: RUNS // 2], requests[RUNS // 2 :]
     filed_in_gap = {request_id: takeover.file_event(request_id) for request_id in gap}
@@ -241,15 +247,19 @@ def test_a_dead_triggerers_waits_move_to_the_other_and_every_run_resumes_once(ta
         assert takeover.result(run_id, "after") == f"takeover:{request_id}"
 
     takeover_s = reassigned_at - killed_at
+    stale_s = reassigned_at - float(last_beat)
     gap_s = max(gap_resumed.values()) - killed_at
     after_s = sorted(after_resumed[r] - filed_after[r] for r in after_takeover)
     gap_filed = sorted(at - killed_at for at in filed_in_gap.values())
     print(
         f"\n[triggerer takeover] {RUNS} waits; kill -> every wait held by the other triggerer: "
-        f"{takeover_s:.1f} s; kill -> the {len(gap)} runs whose events came in the gap resumed: "
+        f"{takeover_s:.1f} s (A's last heartbeat {killed_at - float(last_beat):.1f} s before the kill); "
+        f"kill -> the {len(gap)} runs whose events came in the gap resumed: "
         f"{gap_s:.1f} s "
         f"(events filed {gap_filed[0]:.1f}-{gap_filed[-1]:.1f} s after the kill); event -> resumed after the "
         f"takeover: p50 {after_s[len(after_s) // 2]:.1f} s, max {after_s[-1]:.1f} s"
     )
-    # Airflow's rule: the waits move once A's last heartbeat (every 5 s) is 30 s old.
-    assert 20 <= takeover_s <= 60, takeover_s
+    # Airflow's rule: the waits move once A's last heartbeat is 30 s old, not before (the poll that saw it
+    # runs every 0.25 s after the fact), and within a minute of the kill.
+    assert stale_s >= 30 - 0.5, (stale_s, takeover_s)
+    assert takeover_s <= 60, takeover_s

@@ -60,6 +60,15 @@ def test_default_args_take_overrides() -> None:
     assert args["retry_exponential_backoff"] is True
 
 
+def test_the_first_retry_delay_comes_from_airflow_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    assert default_args()["retry_delay"] == timedelta(seconds=10)  # config/airflow.cfg and the code agree
+    monkeypatch.setenv("AIRFLOW__EXECUTION_PLANE__RETRY_DELAY", "2.5")
+    assert default_args()["retry_delay"] == timedelta(seconds=2.5)
+    assert default_args(retry_delay=timedelta(seconds=1))["retry_delay"] == timedelta(seconds=1)
+
+
 FLOOR_DAG = (
     "from datetime import datetime\n"
     "from airflow.sdk import dag, task\n"
