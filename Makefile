@@ -25,25 +25,12 @@ run: $(STAMP)
 ## of the profile's databases: tests/support/worker_dbs.py),
 ## then the live and chaos tests, one stack at a time, on the LocalExecutor (tests/chaos/test_celery_faults.py
 ## starts its own Celery stack: its faults need Celery), then the live tests of CELERY_LIVE again on Celery.
-## Beside all of that, from the start: the priority workflows' chaos suite (PRIORITY_CHAOS), whose stack runs
-## on a throwaway PostgreSQL cluster and a profile of its own, so it shares nothing with the other stages; its
-## output goes to $(CHAOS_LOG) and is printed when it ends. make fails if either side failed.
 PARALLEL ?= -n 2 --dist loadfile
-PRIORITY_CHAOS := tests/chaos/test_priority_workflows_chaos.py
-CHAOS_LOG := .local/reports/chaos-priority.log
 test: $(STAMP) browser lint
 	EP_PROFILE=test $(PY) -m devtools setup
-	@mkdir -p $(dir $(CHAOS_LOG)); \
-	EP_PROFILE=test $(PY) -m pytest --basetemp=.local/reports/chaos-tmp $(PRIORITY_CHAOS) \
-	  > $(CHAOS_LOG) 2>&1 & chaos=$$!; trap 'kill $$chaos 2>/dev/null' EXIT; \
-	echo "$(PRIORITY_CHAOS) runs beside the stages below (pid $$chaos, output: $(CHAOS_LOG))"; \
-	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos" \
-	  && EP_PROFILE=test $(PY) -m pytest -m "live or chaos" --ignore=$(PRIORITY_CHAOS) \
-	  && $(MAKE) --no-print-directory test-live-celery; stages=$$?; \
-	wait $$chaos; chaos_rc=$$?; \
-	echo "==== $(PRIORITY_CHAOS), run beside the stages above (exit $$chaos_rc) ===="; cat $(CHAOS_LOG); \
-	echo "stages: exit $$stages; priority workflows chaos: exit $$chaos_rc"; \
-	test $$stages = 0 && test $$chaos_rc = 0
+	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos"
+	EP_PROFILE=test $(PY) -m pytest -m "live or chaos"
+	$(MAKE) --no-print-directory test-live-celery
 
 ## Unit and integration tests only (no live Airflow stack).
 test-fast: $(STAMP)

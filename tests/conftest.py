@@ -46,6 +46,7 @@ airflow_conf.set("core", "auth_manager", ep_env.SIMPLE_AUTH_MANAGER)
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown short
     raise KeyboardInterrupt(f"signal {signum}")
 
 
