@@ -25,6 +25,8 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,32 @@ def delete_canary_dags() -> None:
         bundle = session.get(DagBundleModel, BUNDLE)
         if bundle is not None:
             session.delete(bundle)
+
+
+@contextmanager
+def other_dags_paused() -> Iterator[None]:
+    """Every DAG but the canaries paused while a canary's scheduler runs, as they were afterwards.
+
+    The metadata DB is the xdist worker's, and earlier tests' DAG runs may still be running there (a
+    compensation's tasks at priority 1,000 first): the scheduler would queue their tasks into the executor's
+    slots ahead of the canary's, which then never reaches a worker. Airflow's scheduler skips paused DAGs'
+    runs and task instances."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    with create_session() as session:
+        others = list(
+            session.scalars(
+                select(DagModel.dag_id).where(DagModel.is_paused.is_(False), DagModel.dag_id.not_in(DAG_IDS))
+            )
+        )
+        session.execute(update(DagModel).where(DagModel.dag_id.in_(others)).values(is_paused=True))
+    try:
+        yield
+    finally:
+        with create_session() as session:
+            session.execute(update(DagModel).where(DagModel.dag_id.in_(others)).values(is_paused=False))
 
 
 def delete_runs() -> None:

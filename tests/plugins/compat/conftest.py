@@ -48,14 +48,15 @@ def canary_dags(no_plugins: None) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def scheduler(canary_dags: dict[str, Any]) -> Iterator[support.Scheduler]:
-    """A scheduler that sees only this test's runs of the canary DAGs."""
+    """A scheduler that sees only this test's runs of the canary DAGs (the other DAGs paused meanwhile)."""
     support.delete_runs()
-    scheduler = support.Scheduler()
-    try:
-        yield scheduler
-    finally:
-        scheduler.close()
-        support.delete_runs()
+    with support.other_dags_paused():
+        scheduler = support.Scheduler()
+        try:
+            yield scheduler
+        finally:
+            scheduler.close()
+            support.delete_runs()
 
 
 @pytest.fixture(scope="session")
