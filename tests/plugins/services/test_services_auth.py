@@ -186,7 +186,7 @@ def test_importing_the_plugin_touches_no_database_and_loads_no_airflow_security(
         import sys
         import execution_plane.plugin
         from execution_plane.services import db
-        assert db._pool is None
+        assert not db.POOL.opened
         assert "airflow.api_fastapi.core_api.security" not in sys.modules
         """
     )
@@ -222,5 +222,5 @@ def test_the_warm_up_opens_a_pooled_connection(business_db: Any) -> None:
 
     db.close_pool()
     services_app.warm_up()
-    assert db._pool is not None
+    assert db.POOL.opened
     assert "airflow.api_fastapi.core_api.security" in sys.modules
