@@ -1,20 +1,28 @@
-"""The three priority workflows under fire: crashes, a Postgres restart, outside outages, duplicated and
-reordered webhooks. Nothing may be lost or repeated, and every run must end as its people decided.
+"""The durable workflows under fire: crashes, a Postgres restart, outside outages, duplicated and reordered
+webhooks. Nothing may be lost or repeated, and every run must end as its people decided.
 
 Its own stack on its own throwaway PostgreSQL cluster (its own temp data directory, a free port), so
 the test can restart that server; the machine's shared server is never touched. The stack is the project's
 (`devtools.stack.setup` + `Stack`, profile `chaos`); a supervisor thread restarts whatever dies, as an
 operator's process supervisor would.
 
-Runs: `EP_CHAOS_RUNS` (default 20) of each of partner_approval, dd_room and signature_commitment, all
-started by CRM webhooks. Each run has a plan (approve, reject at a stage, partner declines, signer declines,
-...) that a driver carries out through public interfaces only: approvals through the REST API as the
-assigned user, partner answers and eSign status changes as signed webhooks posted to the live ingress.
+Runs: `EP_CHAOS_RUNS` (default 20) of each of the three priority workflows, partner_approval, dd_room and
+signature_commitment, all started by CRM webhooks; and `EP_CHAOS_LONG_RUNS` (default 2: a happy ending and a
+compensated one) of each long-lived workflow (tests/chaos/plans.py): ma_offer (counsel and advisor opinions,
+the board, the regulator's acknowledgement and clearance, the target's answer, a signing child run) and
+geo_expansion_launch (the regulator, one or two partner-contract child runs, the region's callback, the
+launch lead's scale decision), started through the REST API, and pmi_program (Day-1 readiness, the banks'
+mandates and the registry's filing confirmed, the Day-30/60/90 reviews), started by the CRM's webhook. Each
+run has a plan (approve, reject at a stage, partner declines, signer declines, the target rejects, the lead
+rolls back, a review stops the program, ...) that a driver carries out through public interfaces only:
+approvals through the REST API as the assigned user; partner answers, eSign status changes and every other
+outside party's answer as signed webhooks posted to the live ingress.
 
 Faults, each at a moment chosen by the state of the runs. The people, partners and signers of half the runs
 hold their answers until the parked-time faults have fired, so those faults find runs parked on any machine:
-- every webhook is delivered twice, and each batch is shuffled across runs; partner answers for half the
-  partner runs arrive before the run waits for them; a stale `envelope.sent` follows each signer's action;
+- every webhook is delivered twice, and each batch is shuffled across runs and workflows; partner answers for
+  half the partner runs arrive before the run waits for them; a stale `envelope.sent` follows each signer's
+  action;
 - Postgres is restarted (immediate shutdown, as a crash) while the CRM webhooks starting the runs are
   being received, and again while runs wait on people and signatures;
 - the triggerer, the scheduler (twice: with runs parked, and with compensations in flight), the
@@ -24,8 +32,9 @@ hold their answers until the parked-time faults have fired, so those faults find
 
 Checked at the end: every run terminal as planned (success or failed), each rejected run compensated by
 exactly one saga_compensation run; in the sandbox's effect log every side effect and every undo exactly
-once (per idempotency key, and per message id); every webhook copy that got a 2xx stored once; no answer
-lost (an approval answered 200 never asked again). The counts are printed.
+once (per idempotency key, per key and user for a notification campaign, and per message id); every webhook
+copy that got a 2xx stored once; no answer lost (an approval answered 200 never asked again); every outside
+party's act taken. The counts are printed.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from devtools.postgres import EmbeddedPostgres
 from devtools.stack import Setup, Stack, project_dag_ids, setup
 from execution_plane.saga.keys import step_key
 from include.domain.common import canonical_json, sha256_hex
+from tests.chaos.plans import Plan, geo_plans, ma_offer_plans, pmi_plans
 from tests.chaos.support import (
     Db,
     Delivery,
@@ -66,11 +76,15 @@ from tests.chaos.support import (
     utc_now_iso,
 )
 from tests.support.airflow_client import AirflowClient
+from tests.support.stack_env import QUIET_PARSING
 from workflows.signature_commitment.domain import issue_token
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(2700)]
 
 PER_WORKFLOW = int(os.environ.get("EP_CHAOS_RUNS", "20"))
+# Runs of each long-lived workflow (ma_offer, geo_expansion_launch, pmi_program): even a happy ending, odd a
+# compensated one; their signing children are runs of their own.
+PER_LONG_WORKFLOW = int(os.environ.get("EP_CHAOS_LONG_RUNS", "2"))
 DEADLINE_S = float(os.environ.get("EP_CHAOS_DEADLINE_S", "1800"))
 PEOPLE_DELAY_S = 1.5  # nobody answers faster (Airflow 3.3.2 fails an answer given in the first second)
 WORKSTREAMS = ("financial", "legal", "technical", "product", "security")
@@ -83,6 +97,8 @@ SLOW_ESIGN_S = 6.0
 # Undos that always reach an outside system: one effect each in the sandbox, under the undo's own key. (A
 # void needs no effect when the signer declined; an undo may also call under keys derived from its own,
 # `<undo key>:<part>`, as the void notice to each party does.)
+# Calls the provider records as one effect per recipient (the campaign's users), all under the call's key.
+PER_RECIPIENT = {("notify", "notify_user")}
 OUTSIDE_UNDOS = ("crm.set_partner_status", "crm.set_deal_status", "message.notify")
 
 
@@ -130,6 +146,7 @@ def chaos() -> Iterator[Chaos]:
                 "EP_RECONCILER_GRACE_S": "5",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+                **QUIET_PARSING,
             }
         )
         stack = Stack(s, log_dir=ep_env.airflow_home() / "chaos-logs")
@@ -175,32 +192,6 @@ def chaos() -> Iterator[Chaos]:
 
 
 # ------------------------------------------------------------------------------------------------- the plans
-@dataclass
-class Plan:
-    dag_id: str
-    kind: str
-    request_id: str
-    conf: dict[str, Any]
-    answers: dict[str, tuple[str, str]]  # task_id -> (option, assigned user)
-    expect_run: str  # success | failed
-    expect_saga: str  # completed | compensated
-    partner_event: str | None = None  # partner_approval: partner.accepted / partner.declined
-    partner_early: bool = False  # sent before the run waits for it
-    signer_action: str | None = None  # signature_commitment: sign / decline
-
-    @property
-    def event_id(self) -> str:
-        return f"crm-{self.request_id}"
-
-    @property
-    def run_id(self) -> str:
-        return f"crm__{self.event_id}"
-
-    @property
-    def workflow_id(self) -> str:
-        return f"{self.dag_id}:{self.request_id}"
-
-
 def partner_plan(i: int) -> Plan:
     rid = f"cpa-{i:02d}-{uuid.uuid4().hex[:6]}"
     kind = ("happy", "legal_reject", "happy", "partner_declined", "exec_reject")[i % 5]
@@ -288,6 +279,8 @@ class Driver:
     def __init__(self, c: Chaos, plans: list[Plan]) -> None:
         self.c = c
         self.plans = {p.run_id: p for p in plans}
+        self.dag_ids = sorted({p.dag_id for p in plans})
+        self.acted: set[tuple[str, str]] = set()  # (run, act) taken
         # Half the runs' people (and partners, and signers) hold their answers until the Postgres restart
         # "while runs wait" has happened, so that runs are parked when the parked-time faults fire however
         # fast the machine is (on a quick machine nobody waited long enough for the faults' moment to come).
@@ -317,7 +310,7 @@ class Driver:
         rows = self.c.meta.rows(
             "SELECT run_id, task_id, coalesce(state, ''), try_number, id::text FROM task_instance"
             " WHERE dag_id = ANY(%s) AND run_id = ANY(%s)",
-            [PA, DD, SC],
+            self.dag_ids,
             list(self.plans),
         )
         if rows is None:
@@ -330,7 +323,7 @@ class Driver:
     def run_states(self) -> dict[str, str] | None:
         rows = self.c.meta.rows(
             "SELECT run_id, state FROM dag_run WHERE dag_id = ANY(%s) AND run_id = ANY(%s)",
-            [PA, DD, SC],
+            self.dag_ids,
             list(self.plans),
         )
         return None if rows is None else {str(r[0]): str(r[1]) for r in rows}
@@ -444,6 +437,26 @@ class Driver:
             }
             self.c.provider.queue(Delivery("/esign", self.c.secrets["esign"], stale))
 
+    # -- acting as the long workflows' outside parties (counsel, advisors, regulator, target, banks, ...)
+    def outside_acts(self, tis: dict[str, dict[str, tuple[str, int, str]]]) -> None:
+        for run_id, plan in self.plans.items():
+            if self.waits(run_id):
+                continue
+            for act in plan.acts:
+                if (run_id, act.name) in self.acted:
+                    continue
+                if tis.get(run_id, {}).get(act.task_id, ("",))[0] not in act.when:
+                    continue
+                try:
+                    events = act.events(self.c)
+                except httpx.HTTPError:
+                    continue  # the sandbox is busy: again next second
+                if events is None:
+                    continue
+                self.acted.add((run_id, act.name))
+                for path, event in events:
+                    self.c.provider.queue(Delivery(path, self.c.secrets["events"], event))
+
     # -- faults
     def once(self, name: str) -> bool:
         if name in self.fired:
@@ -522,8 +535,9 @@ def elapsed_since(d: Driver) -> float:
 
 
 def start_runs(c: Chaos, plans: list[Plan]) -> Counter[int | None]:
-    """The CRM starts every run (each webhook twice, all shuffled); Postgres restarts while they arrive."""
-    for plan in plans:
+    """The CRM starts its runs (each webhook twice, all shuffled); Postgres restarts while they arrive. Then
+    the runs a person starts through the REST API (retried until Airflow has the run)."""
+    for plan in (p for p in plans if p.start == "crm"):
         body = {
             "event_id": plan.event_id,
             "workflow": plan.dag_id,
@@ -533,7 +547,7 @@ def start_runs(c: Chaos, plans: list[Plan]) -> Counter[int | None]:
         c.provider.queue(Delivery("/crm/events", c.secrets["crm"], body))
     sender = threading.Thread(target=c.provider.flush, name="crm-webhooks")
     sender.start()
-    third = len(plans) * 2 // 3
+    third = sum(p.start == "crm" for p in plans) * 2 // 3
     while c.provider.attempts < third and sender.is_alive():
         time.sleep(0.05)
     c.restart_postgres("while the CRM webhooks starting the runs were being received")
@@ -543,10 +557,22 @@ def start_runs(c: Chaos, plans: list[Plan]) -> Counter[int | None]:
         time.sleep(1)
         c.provider.flush()
     assert c.provider.pending() == 0, "CRM webhooks never accepted"
+    for plan in (p for p in plans if p.start == "rest"):
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                status = c.af.trigger(plan.dag_id, plan.run_id, plan.conf).status_code
+            except httpx.HTTPError:
+                status = None
+            if status in (200, 409):  # 409: an earlier attempt created it (its answer was lost)
+                break
+            assert status is None or status >= 500, (plan.run_id, status)
+            assert time.monotonic() < deadline, f"{plan.run_id} never started"
+            time.sleep(1)
     return Counter(s for d in c.provider.sent for s in d.statuses)
 
 
-def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
+def test_durable_workflows_survive_chaos(chaos: Chaos) -> None:
     c = chaos
     seed = int(time.time())
     random.seed(seed)
@@ -555,8 +581,21 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         [partner_plan(i) for i in range(PER_WORKFLOW)]
         + [dd_plan(i) for i in range(PER_WORKFLOW)]
         + [signature_plan(i, c.secrets["approval_token"]) for i in range(PER_WORKFLOW)]
+        + [
+            p
+            for make in (ma_offer_plans, geo_plans, pmi_plans)
+            for i in range(PER_LONG_WORKFLOW)
+            for p in make(i)
+        ]
     )
     d = Driver(c, plans)
+    for plan in plans:
+        if plan.crm_deal_closed:  # sales closed the deal in the CRM before its program starts
+            c.sandbox.patch(
+                f"/crm/v1/deals/{plan.conf['deal_id']}",
+                json={"status": "closed_won"},
+                headers={"Authorization": "Bearer chaos"},
+            ).raise_for_status()
     # Outside systems misbehave from the start: eSign down (until cleared below), email responses lost after
     # the effect, CRM refusing a few calls, one slow eSign call that a kill -9 interrupts.
     d.fault(system="esign", action=None, mode="error", status=503, delay_s=0, count=100_000)
@@ -580,6 +619,7 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         d.answer_people(tis)
         d.partner_events(tis)
         d.signer_events(tis)
+        d.outside_acts(tis)
         if (
             c.provider.pending()
             and elapsed_since(d) > 30
@@ -691,7 +731,14 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
     accepted = {x.event_id for x in c.provider.sent if x.accepted_copies and x.path != "/crm/events"}
     lost_events = accepted - stored
     # Every side effect and every undo exactly once: per idempotency key, and per message id.
-    keyed = Counter((e["system"], e["action"], e["idempotency_key"]) for e in effects if e["idempotency_key"])
+    # A user-notification campaign is one call that notifies each user of its audience once: one effect per
+    # user under the campaign's key, so its unit is (key, user).
+    keyed = Counter(
+        (e["system"], e["action"], e["idempotency_key"])
+        + ((e["resource_id"],) if (e["system"], e["action"]) in PER_RECIPIENT else ())
+        for e in effects
+        if e["idempotency_key"]
+    )
     duplicates = {k: n for k, n in keyed.items() if n > 1}
     per_message = Counter(
         (e["system"], e["payload"].get("message_id")) for e in effects if e["action"] == "send"
@@ -736,7 +783,8 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         ]
     figures = {
         "seed": seed,
-        "runs": {dag: sum(p.dag_id == dag for p in plans) for dag in (PA, DD, SC)},
+        "runs": {dag: sum(p.dag_id == dag for p in plans) for dag in d.dag_ids},
+        "signing_children": sum(p.start == "parent" for p in plans),
         "plans": dict(Counter(f"{p.dag_id}:{p.kind}" for p in plans)),
         "seconds_after_start": elapsed_total,
         "run_seconds": {"all": durations[0][0], "p50": durations[0][1]},
@@ -764,10 +812,11 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
         "compensated_steps": sum(undone.values()),
         "undo_effects": sum(undo_effects.values()),
         "slow_esign_faults_armed": d.slow_esign_arms,
+        "outside_acts": len(d.acted),
         "duplicates": len(duplicates) + len(duplicate_messages),
         "lost": len(lost_events) + len(d.lost_answers) + len(c.provider.rejected),
     }
-    print("\nchaos (priority workflows): " + json.dumps(figures, default=str))
+    print("\nchaos (durable workflows): " + json.dumps(figures, default=str))
 
     wrong = {r: (runs.get(r), p.expect_run) for r, p in d.plans.items() if runs.get(r) != p.expect_run}
     assert not wrong, f"runs not ending as planned after {elapsed_total} s: {wrong}"
@@ -789,10 +838,14 @@ def test_priority_workflows_survive_chaos(chaos: Chaos) -> None:
     assert c.provider.rejected == [], c.provider.rejected
     assert not lost_events, lost_events
     assert set(runs) == set(d.plans), "a CRM webhook accepted without its run"
+    # Every outside party of the long workflows acted (their runs could not have ended as planned otherwise).
+    not_acted = [(p.run_id, a.name) for p in plans for a in p.acts if (p.run_id, a.name) not in d.acted]
+    assert not_acted == [], not_acted
     assert d.lost_answers == [], d.lost_answers
     assert duplicates == {}, duplicates
     assert duplicate_messages == {}, duplicate_messages
-    assert len(envelopes) == PER_WORKFLOW and set(envelopes.values()) == {1}, envelopes
+    # One envelope per signature run (the priority ones and the long workflows' signing children).
+    assert len(envelopes) == sum(p.dag_id == SC for p in plans) and set(envelopes.values()) == {1}, envelopes
     # Every fault happened at its moment, or the test did not test what it says.
     expected = {
         "esign back after a 20 s outage",
