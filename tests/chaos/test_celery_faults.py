@@ -43,6 +43,7 @@ from devtools.stack import Stack, attach, project_dag_ids
 from tests.chaos.support import process_title, task_processes
 from tests.e2e.conftest import E2E_DAG_IDS, E2E_DAGS, clear_leftovers
 from tests.support.airflow_client import AirflowClient
+from tests.support.stack_env import QUIET_PARSING
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(1500)]
 
@@ -96,6 +97,7 @@ def celery() -> Iterator[Celery]:
                 "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
                 "EP_RECONCILER_GRACE_S": "3",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+                **QUIET_PARSING,
             },
         )
     finally:

@@ -28,6 +28,7 @@ from devtools.stack import Stack, attach, project_dag_ids
 from tests.chaos.support import Kill, kill_component
 from tests.e2e.conftest import E2E_DAG_IDS, E2E_DAGS, clear_leftovers
 from tests.support.airflow_client import AirflowClient
+from tests.support.stack_env import QUIET_PARSING
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(1500)]
 
@@ -53,7 +54,11 @@ def chaos_stack() -> Iterator[Stack]:
     ]
     setup = attach(
         ports,
-        {"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles), "EP_RECONCILER_GRACE_S": "3"},
+        {
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+            "EP_RECONCILER_GRACE_S": "3",
+            **QUIET_PARSING,
+        },
     )
     stack = Stack(setup, log_dir=ep_env.airflow_home() / "chaos-logs")
     try:

@@ -29,6 +29,7 @@ from devtools.stack import Stack, attach, project_dag_ids
 from include.security.hmac_signing import signed_headers
 from tests.support.airflow_client import AirflowClient
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.stack_env import QUIET_PARSING
 
 E2E_DAGS = ep_env.REPO / "tests" / "e2e" / "dags"
 E2E_DAG_IDS = ["toolkit_probe", "toolkit_probe_no_callback"]
@@ -125,6 +126,7 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
         # invitations, pmi_program's HRIS) wait 2 + 4 + 8 s, not the shipped 10 + 20 + 40 s.
         "AIRFLOW__EXECUTION_PLANE__RETRY_DELAY": "2",
         **otlp_metrics.exporter_env(),
+        **QUIET_PARSING,
     }
     setup = attach(ports, extra)
     stack = Stack(setup, log_dir=ep_env.airflow_home() / "e2e-logs")

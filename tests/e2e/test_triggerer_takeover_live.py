@@ -35,6 +35,7 @@ from devtools import env as ep_env
 from devtools.env import free_port
 from devtools.stack import Stack, attach_isolated
 from tests.support.airflow_client import AirflowClient
+from tests.support.stack_env import QUIET_PARSING
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(1200)]
 
@@ -163,6 +164,7 @@ def takeover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Takeover]:
     extra = {
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(work / "bundle-storage"),
         "AIRFLOW_CONN_DAGS_GIT": json.dumps({"conn_type": "git", "host": str(repo)}),
+        **QUIET_PARSING,
     }
     setup = attach_isolated(ep_env.Ports(api=free_port(), sandbox=free_port()), "takeover", extra)
     stack = Stack(setup, log_dir=ep_env.airflow_home() / "takeover-logs")
