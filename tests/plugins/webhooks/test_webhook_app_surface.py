@@ -94,7 +94,7 @@ def test_importing_the_plugin_touches_no_database() -> None:
         """
         import execution_plane.plugin
         from execution_plane.webhooks import credentials, db
-        assert db._pool is None and credentials._cache == {}
+        assert not db.POOL.opened and credentials._cache == {}
         """
     )
     env: dict[str, Any] = {
