@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.chaos.support import utc_now_iso
+from tests.e2e.test_geo_expansion_launch_live import READY as GEO_READY  # the live test's checklist
 from workflows.geo_expansion_launch.common import LAUNCH_LEAD
 from workflows.ma_offer.common import BOARD
 from workflows.pmi_program.common import ATTEMPTS, FUNCTIONS, LEAD
@@ -207,15 +208,6 @@ def ma_offer_plans(i: int) -> list[Plan]:
 
 
 # ------------------------------------------------------------------------------------- geo_expansion_launch
-GEO_READY = {
-    "localization_complete": True,
-    "pricing_in_local_currency": True,
-    "tax_registration": True,
-    "support_coverage_hours": 12,
-    "payment_methods": ["pix"],
-    "privacy_review": "approved",
-    "data_residency_required": True,
-}
 
 
 def geo_plans(i: int) -> list[Plan]:
