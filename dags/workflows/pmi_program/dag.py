@@ -9,7 +9,8 @@ parallel, each on its own system:
 - HR: employees transferred into the acquirer's organisation (HRIS), then each employee told;
 - finance: ledgers consolidated into the group ledger (ERP), a bank mandate requested per bank account (the
   bank confirms later);
-- IT: an account per employee (identity directory), then access to the acquirer's groups;
+- IT: an account per employee (identity directory; a name taken by an earlier acquisition's employee gets
+  the company's id in it), then access to the acquirer's groups;
 - legal: the entity filed under the acquirer (the registry decides later), the assignable contracts
   assigned, their counterparties told;
 - CRM: customer records merged, then each customer told.

@@ -1,11 +1,14 @@
 """IT on Day 1: an account at the acquirer's domain for every transferred employee (identity directory), then
-access to the acquirer's groups (everyone's, and their department's).
+access to the acquirer's groups (everyone's, and their department's). Account names follow the IT convention
+(``domain.account_name``): the mailbox name at the acquirer's domain, or, where the directory says that name
+is taken (an employee of an earlier acquisition has it), the mailbox name with the company's id.
 
 Undo, newest first: access revoked, then the accounts disabled; each employee is on the list told once.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
@@ -18,12 +21,44 @@ if TYPE_CHECKING:
 
 def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str, Any]:
     from execution_plane.hooks.directory import DirectoryHook
-    from workflows.pmi_program.domain import IntegrationPlan
+    from execution_plane.hooks.http import ProviderError
+    from workflows.pmi_program.domain import IntegrationPlan, account_name
 
     p = IntegrationPlan.model_validate(plan)
     saga = run.saga
     people = [{"email": e.email, "name": e.name} for e in p.employees]
-    directory_people = [{"person_id": e.employee_id, "name": e.name, "email": e.email} for e in p.employees]
+
+    def directory_people(taken: set[str]) -> list[dict[str, str]]:
+        """Each employee with the account name the IT convention gives them (``domain.account_name``)."""
+        out = []
+        for e in p.employees:
+            name = account_name(e.email, p.acquirer_domain)
+            if name in taken:
+                name = account_name(e.email, p.acquirer_domain, p.target_company_id)
+            out.append({"person_id": e.employee_id, "name": e.name, "email": e.email, "upn": name})
+        return out
+
+    def provision(key: str) -> dict[str, Any]:
+        try:
+            return hook.provision_accounts(
+                domain=p.acquirer_domain,
+                source=p.target_company_id,
+                people=directory_people(set()),
+                idempotency_key=key,
+            )
+        except ProviderError as exc:
+            taken = taken_account_names(exc)
+            if not taken:
+                raise
+        # Some names belong to people who joined before (another acquisition): those get the company's
+        # name in theirs, asked under a key of its own (the first request's key keeps its refusal).
+        return hook.provision_accounts(
+            domain=p.acquirer_domain,
+            source=p.target_company_id,
+            people=directory_people(taken),
+            idempotency_key=f"{key}:company-names",
+        )
+
     groups = p.access_groups()
     hook = DirectoryHook()
     try:
@@ -31,12 +66,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
             "it.accounts",
             side_effect="directory.provision_accounts",
             request={"domain": p.acquirer_domain, "people": [e.employee_id for e in p.employees]},
-            call=lambda key: hook.provision_accounts(
-                domain=p.acquirer_domain,
-                source=p.target_company_id,
-                people=directory_people,
-                idempotency_key=key,
-            ),
+            call=provision,
             compensation=lambda r: Compensation(
                 "pmi_program.deprovision_accounts",
                 {"provisioning_id": r["provisioning_id"], "domain": p.acquirer_domain, "people": people},
@@ -60,6 +90,19 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
         "accounts": len(account_ids),
         "groups": groups,
     }
+
+
+def taken_account_names(exc: Exception) -> set[str]:
+    """The account names a directory refused as taken (409 ``account_exists``), or none."""
+    if getattr(exc, "status", None) != 409:
+        return set()
+    try:
+        body = json.loads(getattr(exc, "body", "") or "{}")
+    except ValueError:
+        return set()
+    if body.get("error") != "account_exists":
+        return set()
+    return {str(name) for name in body.get("upns") or []}
 
 
 @compensation("pmi_program.revoke_access")

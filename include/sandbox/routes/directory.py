@@ -1,8 +1,9 @@
 """Identity directory (Entra ID/Okta stand-in): accounts provisioned in bulk for people joining an
 organisation, group access granted to them, both undone on a rollback (access revoked, accounts disabled).
 
-A provisioning creates one ``active`` account per person (``upn`` at the given domain); while an account with
-that upn is active it cannot be provisioned again (409 ``account_exists``). Deprovisioning disables the
+A provisioning creates one ``active`` account per person (``upn`` at the given domain: the one the caller
+chooses, or the mailbox name of the person's email there); while an account with that upn is active it
+cannot be provisioned again (409 ``account_exists``, naming the taken upns). Deprovisioning disables the
 provisioning's accounts. A grant adds accounts to groups; revoking it removes them. Both undos answer 409
 ``already_*`` when done before, so an undo replayed without its key is recognisable.
 """
@@ -24,6 +25,9 @@ class Person(BaseModel):
     person_id: str = Field(min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320)
+    # The account name the caller chooses (a directory's userPrincipalName), at the provisioning's domain;
+    # by default the mailbox name of ``email`` there.
+    upn: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[a-z0-9._-]+@[a-z0-9.-]+$")
 
 
 class ProvisioningIn(BaseModel):
@@ -42,6 +46,8 @@ class ReasonIn(BaseModel):
 
 
 def upn(person: Person, domain: str) -> str:
+    if person.upn is not None:
+        return person.upn
     return f"{person.email.split('@', 1)[0].lower()}@{domain}"
 
 
@@ -65,6 +71,15 @@ def _active_upns(resources: dict[str, dict[str, Any]]) -> set[str]:
 def provision_accounts(body: ProvisioningIn, call: CallDep) -> dict[str, Any]:
     with call.state.transaction() as resources:
         wanted = [upn(person, body.domain) for person in body.people]
+        elsewhere = sorted(name for name in wanted if not name.endswith(f"@{body.domain}"))
+        if elsewhere:
+            raise ProviderError(
+                422, "upn_outside_domain", f"account names must be at {body.domain}", upns=elsewhere
+            )
+        if len(set(wanted)) != len(wanted):
+            raise ProviderError(
+                422, "duplicate_upn", "two people of one provisioning have the same account name"
+            )
         taken = sorted(set(wanted) & _active_upns(resources))
         if taken:
             raise ProviderError(409, "account_exists", "accounts exist already", upns=taken)

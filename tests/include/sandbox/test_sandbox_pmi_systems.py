@@ -234,3 +234,28 @@ def test_faults_and_credentials_apply(
     client.post("/_sandbox/faults", json={"system": system, "action": action, "mode": "error", "status": 503})
     assert client.post(path, json={}).status_code == 503
     assert effect_count(system, action) == 0
+
+
+def test_the_caller_may_choose_account_names_at_the_domain(client: TestClient) -> None:
+    person = {"person_id": "E1", "name": "Dev Ivanova", "email": "dev.ivanova2@tgt.example"}
+    taken = client.post(
+        "/directory/v1/provisionings", json={"domain": "ep.example", "source": "A", "people": [person]}
+    )
+    assert taken.json()["accounts"][0]["upn"] == "dev.ivanova2@ep.example"
+    again = client.post(
+        "/directory/v1/provisionings", json={"domain": "ep.example", "source": "B", "people": [person]}
+    )
+    assert (again.status_code, again.json()["error"], again.json()["upns"]) == (
+        409,
+        "account_exists",
+        ["dev.ivanova2@ep.example"],
+    )
+    named = {**person, "upn": "dev.ivanova2.b@ep.example"}
+    body = {"domain": "ep.example", "source": "B", "people": [named]}
+    assert client.post("/directory/v1/provisionings", json=body).json()["accounts"][0]["upn"] == named["upn"]
+    elsewhere = {**person, "person_id": "E2", "upn": "dev@other.example"}
+    refused = client.post("/directory/v1/provisionings", json={**body, "people": [elsewhere]})
+    assert (refused.status_code, refused.json()["error"]) == (422, "upn_outside_domain")
+    twice = [{**person, "upn": "x@ep.example"}, {**person, "person_id": "E3", "upn": "x@ep.example"}]
+    refused = client.post("/directory/v1/provisionings", json={**body, "people": twice})
+    assert (refused.status_code, refused.json()["error"]) == (422, "duplicate_upn")

@@ -30,6 +30,7 @@ from workflows.pmi_program.domain.plan import (
     FUNCTIONS,
     DealNotClosed,
     IntegrationPlan,
+    account_name,
     build_plan,
     check_closed,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "IntegrationPlan",
     "InvalidPhaseDays",
     "Message",
+    "account_name",
     "build_plan",
     "check_closed",
     "closing_report_pdf",

@@ -8,6 +8,7 @@ assigned, their counterparties told) and CRM (customer records merged, customers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -40,6 +41,17 @@ class Employee(_Model):
     email: str
     department: str
     title: str = ""
+
+
+def account_name(email: str, domain: str, company_id: str | None = None) -> str:
+    """The acquirer's account name (UPN) for a joining employee: their mailbox name at the acquirer's domain;
+    where that name is taken already (another company's employee joined under it), the mailbox name with the
+    company's id, lower-cased (``dev.ivanova2.t-42@acquirer``). The IT team's convention: one name per person
+    for good, readable, and derived, so a retried provisioning asks for the same names."""
+    local = email.split("@", 1)[0].lower()
+    if company_id is not None:
+        local = f"{local}.{re.sub(r'[^a-z0-9-]+', '-', company_id.lower()).strip('-')}"
+    return f"{local}@{domain}"
 
 
 class BankAccount(_Model):

@@ -553,6 +553,42 @@ def test_happy_path_closes_with_its_report_once(
     assert all(n == 1 for task, n in try_numbers(dr).items() if states[task] != "skipped")
 
 
+def test_an_account_name_taken_by_an_earlier_acquisition_gets_the_companys_name(
+    dag: Any, sandbox: Any, business_db: Any
+) -> None:
+    """Two acquired companies can each have a dev.ivanova2: the directory refuses the second (409
+    account_exists, naming it). That employee's account gets the company's id in its name (the IT
+    convention), asked under a key of its own; the others keep their mailbox names; one provisioning."""
+    from execution_plane.hooks.hris import HrisHook
+
+    first = HrisHook().employees("TGT-3")[0]
+    local = first["email"].split("@")[0]
+    earlier = {"person_id": "OLD-1", "name": first["name"], "email": f"{local}@earlier-deal.example"}
+    sandbox.post(
+        "/directory/v1/provisionings",
+        {"domain": "execution-plane.example", "source": "OLD", "people": [earlier]},
+        headers={"Authorization": "Bearer t", "Idempotency-Key": "earlier-acquisition"},
+    )
+    dr, wf = run(dag, [ALL_PASS[0], Do("day30.due_r1", outside_confirms(sandbox)), *ALL_PASS[1:]])
+
+    assert dr.state == "success"
+    assert functions(business_db, wf) == dict.fromkeys(FUNCTIONS, "done")
+    (mine,) = [
+        e
+        for e in sandbox.effects(system="directory", action="provision_accounts")
+        if e["resource_id"] and e["idempotency_key"] != "earlier-acquisition"
+    ]
+    names = {p["person_id"]: p["upn"] for p in mine["payload"]["people"]}
+    assert names[first["employee_id"]] == f"{local}.tgt-3@execution-plane.example"
+    assert all(
+        n == f"{e['email'].split('@')[0]}@execution-plane.example"
+        for e in HrisHook().employees("TGT-3")
+        for pid, n in names.items()
+        if pid == e["employee_id"] and pid != first["employee_id"]
+    )
+    assert mine["idempotency_key"].endswith(":company-names")
+
+
 # ----------------------------------------------------------------------------- bad endings
 @pytest.mark.parametrize("how", ["rejected", "expired"])
 def test_day1_readiness_not_given_compensates(

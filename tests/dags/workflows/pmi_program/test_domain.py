@@ -262,3 +262,13 @@ def test_report_is_deterministic_and_lists_what_is_handed_over() -> None:
     first, again = closing_report_pdf(plan(), **kwargs), closing_report_pdf(plan(), **kwargs)
     assert first == again and first.startswith(b"%PDF")
     assert closing_report_pdf(plan(), **{**kwargs, "leftovers": []}) != first
+
+
+def test_an_account_name_is_the_mailbox_name_or_with_the_company_where_taken() -> None:
+    from workflows.pmi_program.domain import account_name
+
+    assert account_name("Dev.Ivanova2@tgt-3.example", "ep.example") == "dev.ivanova2@ep.example"
+    assert (
+        account_name("dev.ivanova2@tgt-3.example", "ep.example", "TGT_3.x")
+        == "dev.ivanova2.tgt-3-x@ep.example"
+    )
