@@ -29,14 +29,16 @@ CONNECT_TIMEOUT_S = 5
 LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
-def connect_kwargs(conn: Any, application_name: str) -> dict[str, Any]:
+def connect_kwargs(
+    conn: Any, application_name: str, *, connect_timeout: int = CONNECT_TIMEOUT_S
+) -> dict[str, Any]:
     """psycopg2 keyword arguments for an Airflow postgres connection (no password when it has none)."""
     kwargs: dict[str, Any] = {
         "host": conn.host,
         "port": conn.port or 5432,
         "dbname": conn.schema,
         "user": conn.login,
-        "connect_timeout": CONNECT_TIMEOUT_S,
+        "connect_timeout": connect_timeout,
         "application_name": application_name,
     }
     if conn.password:

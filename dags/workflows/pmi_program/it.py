@@ -16,6 +16,7 @@ from workflows.pmi_program.common import add_affected, set_function
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
+    from execution_plane.hooks.http import ProviderError
     from execution_plane.saga.steps import Saga
 
 
@@ -92,15 +93,15 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
     }
 
 
-def taken_account_names(exc: Exception) -> set[str]:
+def taken_account_names(exc: ProviderError) -> set[str]:
     """The account names a directory refused as taken (409 ``account_exists``), or none."""
-    if getattr(exc, "status", None) != 409:
+    if exc.status != 409:
         return set()
     try:
-        body = json.loads(getattr(exc, "body", "") or "{}")
+        body = json.loads(exc.body or "{}")
     except ValueError:
         return set()
-    if body.get("error") != "account_exists":
+    if not isinstance(body, dict) or body.get("error") != "account_exists":
         return set()
     return {str(name) for name in body.get("upns") or []}
 

@@ -16,13 +16,7 @@ def connect(conn_id: str = BUSINESS_DB_CONN_ID, *, application_name: str = "exec
     import psycopg2
     from airflow.sdk import BaseHook
 
+    from execution_plane.pgpool import connect_kwargs
+
     conn = BaseHook.get_connection(conn_id)
-    return psycopg2.connect(
-        host=conn.host,
-        port=conn.port or 5432,
-        dbname=conn.schema,
-        user=conn.login,
-        password=conn.password or None,
-        application_name=application_name,
-        connect_timeout=10,
-    )
+    return psycopg2.connect(**connect_kwargs(conn, application_name, connect_timeout=10))

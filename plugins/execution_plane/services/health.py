@@ -75,14 +75,11 @@ def probe_postgres(conn_id: str = BUSINESS_DB, *, timeout_s: float = DAG_TIMEOUT
         import psycopg2
 
         conn_info = connections.get(conn_id)
+        from execution_plane.pgpool import connect_kwargs
+
         conn = psycopg2.connect(
-            host=conn_info.host,
-            port=conn_info.port or 5432,
-            dbname=conn_info.schema,
-            user=conn_info.login,
-            password=conn_info.password or None,
-            connect_timeout=max(2, round(timeout_s)),  # libpq's floor is 2 s
-            application_name="ep-health-probe",
+            # libpq's connect_timeout floor is 2 s
+            **connect_kwargs(conn_info, "ep-health-probe", connect_timeout=max(2, round(timeout_s))),
             options=f"-c statement_timeout={int(timeout_s * 1000)}",
         )
         try:
