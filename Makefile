@@ -25,11 +25,12 @@ run: $(STAMP)
 ## of the profile's databases: tests/support/worker_dbs.py),
 ## then the live and chaos tests, one stack at a time, on the LocalExecutor (tests/chaos/test_celery_faults.py
 ## starts its own Celery stack: its faults need Celery), then the live tests of CELERY_LIVE again on Celery.
+## Each stage prints its slowest tests (where the suite's time goes; CI's log keeps them).
 PARALLEL ?= -n 2 --dist loadfile
 test: $(STAMP) browser lint
 	EP_PROFILE=test $(PY) -m devtools setup
-	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos"
-	EP_PROFILE=test $(PY) -m pytest -m "live or chaos"
+	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos" --durations=15
+	EP_PROFILE=test $(PY) -m pytest -m "live or chaos" --durations=0 --durations-min=20
 	$(MAKE) --no-print-directory test-live-celery
 
 ## Unit and integration tests only (no live Airflow stack).
