@@ -54,6 +54,13 @@ workaround handles the bug.
     the API server, ``webhooks.resume`` before it ends a wait. Canary: ``test_trigger_xcoms.py``. When fixed:
     delete the module and its calls.
 
+``execution_api_warmup`` -- the first Execution API call after an API server starts freezes every route of
+    the server for seconds (4.0-6.9 s measured) while Cadwyn builds the Execution API's versioned routers on
+    the event loop. Upstream: no report found (searched 2026-12). Fix here: ``warm_up()``, awaited in the
+    services app's lifespan, sends the mounted Execution API one request in process before the server
+    accepts connections. Canary: ``test_execution_api_warmup.py``. When fixed: delete the module and its
+    call in ``services/app.py``.
+
 Executors: ``local_executor`` is the LocalExecutor's alone (above). The others live in the scheduler loop,
 the Execution and REST APIs, the triggerer and the operators, whatever runs the tasks, and hold on both
 executors: ``make test`` runs the live suite on the LocalExecutor and again on Celery (README, Running on

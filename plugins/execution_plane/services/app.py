@@ -13,7 +13,9 @@ Endpoints that touch the database are plain ``def`` (run in the thread pool); bu
 database or connection (the plugin builds it at import, in every Airflow component). The API server starts
 the app's lifespan (``airflow.api_fastapi.app.lifespan`` enters every mounted app's): ``warm_up`` loads then
 what the first request would otherwise wait for (Airflow's security module, the Task SDK's connection
-lookup, one pooled database connection), so a cold first request is not seconds slower than the next.
+lookup, one pooled database connection), so a cold first request is not seconds slower than the next;
+then it has Airflow's Execution API build its routes (``execution_plane.compat.execution_api_warmup``: it
+would otherwise do so on the first task's call, freezing every route of the server for seconds).
 
 Adding a service: write ``routes/<service>.py`` with an ``APIRouter`` whose every route declares a
 ``services.auth`` dependency, and add one ``app.include_router(...)`` line below.
@@ -31,6 +33,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from execution_plane.compat import execution_api_warmup
 from execution_plane.services.auth import Authenticated, authenticated
 from execution_plane.services.errors import install_error_handlers
 from execution_plane.services.routes import (
@@ -80,6 +83,8 @@ def warm_up() -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(warm_up)
+    # Not ours, but every request of the server would wait for it: compat.execution_api_warmup.
+    await execution_api_warmup.warm_up()
     yield
 
 
