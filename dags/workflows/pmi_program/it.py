@@ -8,7 +8,6 @@ Undo, newest first: access revoked, then the accounts disabled; each employee is
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
@@ -95,15 +94,8 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
 
 def taken_account_names(exc: ProviderError) -> set[str]:
     """The account names a directory refused as taken (409 ``account_exists``), or none."""
-    if exc.status != 409:
-        return set()
-    try:
-        body = json.loads(exc.body or "{}")
-    except ValueError:
-        return set()
-    if not isinstance(body, dict) or body.get("error") != "account_exists":
-        return set()
-    return {str(name) for name in body.get("upns") or []}
+    body = exc.refusal(409, "account_exists")
+    return {str(name) for name in body.get("upns") or []} if body is not None else set()
 
 
 @compensation("pmi_program.revoke_access")

@@ -18,6 +18,7 @@ from workflows.signature_commitment.common import (
 )
 
 if TYPE_CHECKING:
+    from execution_plane.hooks.http import ProviderError
     from execution_plane.saga.steps import Saga
 
 log = logging.getLogger(__name__)
@@ -213,17 +214,10 @@ def _void(saga: Saga, envelope_id: str, reason: str, key: str) -> dict[str, Any]
     }
 
 
-def _not_voidable_status(exc: Any) -> str | None:
+def _not_voidable_status(exc: ProviderError) -> str | None:
     """The envelope's status when the provider refused to void it because it is signed/declined/expired."""
-    import json
-
-    try:
-        body = json.loads(exc.body)
-    except ValueError:
-        return None
-    if exc.status != 409 or not isinstance(body, dict) or body.get("error") != "envelope_not_voidable":
-        return None
-    status = body.get("status")
+    body = exc.refusal(409, "envelope_not_voidable")
+    status = body.get("status") if body is not None else None
     return status if status in TERMINAL_ENVELOPE_STATUSES else None
 
 

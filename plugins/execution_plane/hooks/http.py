@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -25,6 +26,17 @@ class ProviderError(Exception):
         self.status = status
         self.body = body
         self.retryable = retryable
+
+    def refusal(self, status: int, error: str) -> dict[str, Any] | None:
+        """The provider's JSON error body when it answered ``status`` with ``{"error": error, ...}``, else
+        None: how a workflow recognises a refusal it knows how to handle (its other fields say the rest)."""
+        if self.status != status:
+            return None
+        try:
+            body = json.loads(self.body or "{}")
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) and body.get("error") == error else None
 
 
 def _error_kind(status: int) -> str:

@@ -161,3 +161,12 @@ class TestErrorMapping:
         envelope = hook.create_envelope(**ENVELOPE, idempotency_key="k-slow")
         [effect] = sandbox.effects(system="esign", action="create_envelope")
         assert envelope["envelope_id"] == effect["resource_id"]
+
+
+def test_a_refusal_is_recognised_by_its_status_and_error_code() -> None:
+    taken = ProviderError("directory", 409, '{"error": "account_exists", "upns": ["a@x"]}', retryable=False)
+    assert taken.refusal(409, "account_exists") == {"error": "account_exists", "upns": ["a@x"]}
+    assert taken.refusal(409, "envelope_not_voidable") is None
+    assert taken.refusal(422, "account_exists") is None
+    for body in ("<html>busy</html>", "", '["account_exists"]'):
+        assert ProviderError("directory", 409, body, retryable=False).refusal(409, "account_exists") is None
