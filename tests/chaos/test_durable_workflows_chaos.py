@@ -6,17 +6,20 @@ the test can restart that server; the machine's shared server is never touched. 
 (`devtools.stack.setup` + `Stack`, profile `chaos`); a supervisor thread restarts whatever dies, as an
 operator's process supervisor would.
 
-Runs: `EP_CHAOS_RUNS` (default 20) of each of the three priority workflows, partner_approval, dd_room and
-signature_commitment, all started by CRM webhooks; and `EP_CHAOS_LONG_RUNS` (default 2: a happy ending and a
-compensated one) of each long-lived workflow (tests/chaos/plans.py): ma_offer (counsel and advisor opinions,
-the board, the regulator's acknowledgement and clearance, the target's answer, a signing child run) and
-geo_expansion_launch (the regulator, one or two partner-contract child runs, the region's callback, the
-launch lead's scale decision), started through the REST API, and pmi_program (Day-1 readiness, the banks'
-mandates and the registry's filing confirmed, the Day-30/60/90 reviews), started by the CRM's webhook. Each
-run has a plan (approve, reject at a stage, partner declines, signer declines, the target rejects, the lead
-rolls back, a review stops the program, ...) that a driver carries out through public interfaces only:
-approvals through the REST API as the assigned user; partner answers, eSign status changes and every other
-outside party's answer as signed webhooks posted to the live ingress.
+Runs: `EP_CHAOS_RUNS` (default 10) of each of the three priority workflows, partner_approval, dd_room and
+signature_commitment, all started by CRM webhooks (the plans cycle so that ten runs reach every ending: each
+partner_approval ending with the partner's answer early and late, dd_room's rejection by each of the five
+workstream leads and by the committee, a signature declined with each of the deal desk's choices); and
+`EP_CHAOS_LONG_RUNS` (default 2: a happy ending and a compensated one) of each long-lived workflow
+(tests/chaos/plans.py): ma_offer (counsel and advisor opinions, the board, the regulator's acknowledgement and
+clearance, the target's answer, a signing child run) and geo_expansion_launch (the regulator, one or two
+partner-contract child runs, the region's callback, the launch lead's scale decision), started through the
+REST API, and pmi_program (Day-1 readiness, the banks' mandates and the registry's filing confirmed, the
+Day-30/60/90 reviews), started by the CRM's webhook. Each run has a plan (approve, reject at a stage, partner
+declines, signer declines, the target rejects, the lead rolls back, a review stops the program, ...) that a
+driver carries out through public interfaces only: approvals through the REST API as the assigned user;
+partner answers, eSign status changes and every other outside party's answer as signed webhooks posted to the
+live ingress.
 
 Faults, each at a moment chosen by the state of the runs. The people, partners and signers of half the runs
 hold their answers until the parked-time faults have fired, so those faults find runs parked on any machine:
@@ -81,7 +84,7 @@ from workflows.signature_commitment.domain import issue_token
 
 pytestmark = [pytest.mark.chaos, pytest.mark.live, pytest.mark.timeout(2700)]
 
-PER_WORKFLOW = int(os.environ.get("EP_CHAOS_RUNS", "20"))
+PER_WORKFLOW = int(os.environ.get("EP_CHAOS_RUNS", "10"))
 # Runs of each long-lived workflow (ma_offer, geo_expansion_launch, pmi_program): even a happy ending, odd a
 # compensated one; their signing children are runs of their own.
 PER_LONG_WORKFLOW = int(os.environ.get("EP_CHAOS_LONG_RUNS", "2"))
@@ -217,10 +220,12 @@ def partner_plan(i: int) -> Plan:
 
 def dd_plan(i: int) -> Plan:
     rid = f"cdd-{i:02d}-{uuid.uuid4().hex[:6]}"
-    kind = ("happy", "happy", "ic_reject", "lead_reject")[i % 4]
+    # Odd runs: a workstream lead rejects, each workstream in turn (ten runs reach all five); even runs: the
+    # investment committee approves or rejects.
+    kind = "lead_reject" if i % 2 else ("happy", "ic_reject")[i // 2 % 2]
     answers = {f"{ws}.lead_signoff": ("Approve", "dd_lead") for ws in WORKSTREAMS}
     if kind == "lead_reject":
-        answers[f"{WORKSTREAMS[i % 5]}.lead_signoff"] = ("Reject", "dd_lead")
+        answers[f"{WORKSTREAMS[i // 2 % 5]}.lead_signoff"] = ("Reject", "dd_lead")
     else:
         answers["ic_review"] = ("Reject" if kind == "ic_reject" else "Approve", "ic_member")
     ok = kind == "happy"

@@ -182,3 +182,25 @@ def test_esign_probe_sees_only_a_call_in_flight(sandbox_url: str) -> None:
     assert not esign_call_in_flight(sandbox, "wf:1:envelope")  # done: its key now holds a stored answer
     effects = sandbox.get("/_sandbox/effects", params={"system": "esign"}).json()["effects"]
     assert [(e["action"], e["idempotency_key"]) for e in effects] == [("create_envelope", "wf:1:envelope")]
+
+
+def test_ten_runs_of_each_priority_workflow_reach_every_ending() -> None:
+    """The chaos suite's default of ten runs per priority workflow plans every ending of each."""
+    from tests.chaos.test_durable_workflows_chaos import WORKSTREAMS, dd_plan, partner_plan, signature_plan
+
+    partner = [partner_plan(i) for i in range(10)]
+    endings = {"happy", "legal_reject", "partner_declined", "exec_reject"}
+    # The partner's answer before and after the run waits for it, for each ending that has one.
+    assert {(p.kind, p.partner_early) for p in partner if p.partner_event} == {
+        (kind, early) for kind in endings - {"legal_reject"} for early in (True, False)
+    }
+    assert {p.kind for p in partner} == endings
+    dd = [dd_plan(i) for i in range(10)]
+    rejected_at = {task for p in dd for task, (option, _) in p.answers.items() if option == "Reject"}
+    assert rejected_at == {f"{ws}.lead_signoff" for ws in WORKSTREAMS} | {"ic_review"}
+    assert {p.kind for p in dd} == {"happy", "ic_reject", "lead_reject"}
+    assert all(sum(o == "Reject" for o, _ in p.answers.values()) == (p.kind != "happy") for p in dd)
+    signature = [signature_plan(i, "secret") for i in range(10)]
+    choices = {p.answers["renegotiate_choice"][0] for p in signature if p.kind == "declined"}
+    assert choices == {"Re-negotiate", "Close deal"}
+    assert {p.kind for p in signature} == {"signed", "declined"}
