@@ -539,7 +539,8 @@ class Stack:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # its group ended after the timeout
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         for handle in self._logs:
             handle.close()

@@ -143,7 +143,11 @@ def test_make_run_on_embedded_runs_healthy_and_ctrl_c_stops_all_it_started(embed
         started += [p for p in psutil.Process(run.pid).children(recursive=True) if p not in started]
 
         os.killpg(run.pid, signal.SIGINT)
-        assert run.wait(120) == 0
+        try:
+            code = run.wait(120)
+        except subprocess.TimeoutExpired:
+            pytest.fail("`make run` still running 120 s after Ctrl-C:\n" + "".join(lines[-40:]))
+        assert code == 0, "".join(lines[-40:])
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)

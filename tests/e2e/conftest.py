@@ -1,10 +1,15 @@
 """The live stack: the project's own `Stack` (what `make run` starts) on free loopback ports.
 
 One stack for all of tests/e2e (package scope): sandbox, API server (with the webhook plugin), scheduler,
-dag-processor and triggerer on the test profile's databases, plus a second DAG bundle with the test-only
-DAGs of tests/e2e/dags. Every test works on its own request ids, so the modules share it; it is stopped
-after the package's last test, before the chaos suite starts its own. Tests talk to it only through public
-interfaces: REST API, webhook routes, sandbox controls.
+dag-processor and triggerer, plus a second DAG bundle with the test-only DAGs of tests/e2e/dags. Every test
+works on its own request ids, so the modules share it; it is stopped after the package's last test. Tests
+talk to it only through public interfaces: REST API, webhook routes, sandbox controls.
+
+Its databases are its own (``devtools.stack.attach_isolated``, made fresh at each start, so no run an earlier
+session left resumes in it): ``airflow_test_e2e`` and ``execution_plane_test_e2e``, or with ``_gw0``,
+``_gw1`` under pytest-xdist, where each worker runs its share of the modules (``--dist loadfile``) on a
+stack of its own: `make test` runs the live modules on both cores that way, two stacks side by side, each
+mostly waiting on its workflows' people and outside parties.
 
 The executor is the environment's (``devtools.env.executor_env``, read by ``attach``): the LocalExecutor of
 config/airflow.cfg by default; ``EP_EXECUTOR=celery`` (``EP_CELERY_WORKERS``, default 2) runs the same stack
@@ -25,7 +30,7 @@ import pytest
 
 from devtools import env as ep_env
 from devtools.env import free_port
-from devtools.stack import Stack, attach, project_dag_ids
+from devtools.stack import Stack, attach_isolated, project_dag_ids
 from include.security.hmac_signing import signed_headers
 from tests.support.airflow_client import AirflowClient
 from tests.support.otlp_receiver import OtlpReceiver
@@ -60,15 +65,22 @@ class Live:
         body = self.sandbox("GET", "/_sandbox/effects", params=filters)
         return list(body["effects"] if isinstance(body, dict) else body)
 
+    @contextmanager
+    def meta_db_cursor(self) -> Iterator[Any]:
+        """A cursor on this stack's Airflow metadata database, in one transaction (committed on exit)."""
+        with meta_db_cursor(self.stack.setup.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]) as cur:
+            yield cur
+
 
 @contextmanager
-def meta_db_cursor() -> Iterator[Any]:
-    """A cursor on the test profile's Airflow metadata database, in one transaction (committed on exit)."""
+def meta_db_cursor(url: str | None = None) -> Iterator[Any]:
+    """A cursor on an Airflow metadata database (``url``, by default the test profile's), in one transaction
+    (committed on exit)."""
     import psycopg2
 
     from devtools.stack import read_state
 
-    url = str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # type: ignore[index]
+    url = url or str(read_state()["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # type: ignore[index]
     conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
     try:
         with conn, conn.cursor() as cur:
@@ -78,8 +90,9 @@ def meta_db_cursor() -> Iterator[Any]:
 
 
 def clear_leftovers() -> None:
-    """Runs a killed earlier session left behind would resume in this stack (and, with their triggers,
-    wait or fail in it): the test profile starts every live session from finished runs only."""
+    """Runs a killed earlier session left behind in the test profile's databases would resume in a stack
+    attached to them (and, with their triggers, wait or fail in it): such a stack starts from finished runs
+    only."""
     with meta_db_cursor() as cur:
         cur.execute(
             "UPDATE task_instance SET state = 'failed', trigger_id = NULL WHERE state IN"
@@ -103,7 +116,6 @@ def otlp_metrics() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="package")
 def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
     """The stack every live test of tests/e2e shares (started once: about 40 s saved per module)."""
-    clear_leftovers()
     ports = ep_env.Ports(api=free_port(), sandbox=free_port())
     bundles = [
         {
@@ -128,8 +140,9 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
         **otlp_metrics.exporter_env(),
         **QUIET_PARSING,
     }
-    setup = attach(ports, extra)
-    stack = Stack(setup, log_dir=ep_env.airflow_home() / "e2e-logs")
+    name = "_".join(("e2e", *filter(None, [os.environ.get("PYTEST_XDIST_WORKER")])))
+    setup = attach_isolated(ports, name, extra)
+    stack = Stack(setup, log_dir=ep_env.airflow_home() / f"{name}-logs")
     try:
         stack.start_sandbox()
         stack.start_airflow()
@@ -140,3 +153,9 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
     finally:
         stack.stop()
         os.environ.pop("EP_RECONCILER_GRACE_S", None)
+
+
+@pytest.fixture(scope="package")
+def business_db_url(live: Live) -> str:
+    """The live stack's business database (the ``business_db`` fixture connects to it)."""
+    return live.stack.setup.business_db_url

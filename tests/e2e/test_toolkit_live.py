@@ -245,8 +245,6 @@ def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any)
 
     Reproduced deterministically: the triggerer is down (nothing picks the answer up), the gate is answered,
     then its task instance is put back to `scheduled` as the orphan reset does."""
-    from tests.e2e.conftest import meta_db_cursor
-
     af = live.airflow
     request_id, run_id = start(live)
     af.wait_task_state(DAG, run_id, "wait_for_go", ("deferred",))
@@ -257,7 +255,7 @@ def test_answer_survives_the_same_try_running_again(live: Any, business_db: Any)
         time.sleep(1.2)
         resp = af.answer(DAG, run_id, "review", "Approve", user="manager", comment="given once")
         assert resp.status_code == 200, resp.text
-        with meta_db_cursor() as cur:
+        with live.meta_db_cursor() as cur:
             cur.execute(
                 "UPDATE task_instance SET state = 'scheduled', trigger_id = NULL, next_method = NULL,"
                 " next_kwargs = NULL WHERE dag_id = %s AND run_id = %s AND task_id = 'review'"

@@ -30,7 +30,6 @@ import pytest
 
 from devtools import env as ep_env
 from include.security.hmac_signing import signed_headers
-from tests.e2e.conftest import meta_db_cursor
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
@@ -269,11 +268,11 @@ def test_without_a_session_the_page_is_refused(live: Any, browser: Any) -> None:
 
 
 @contextmanager
-def bundle_owned_by_a_team(bundle: str, team: str) -> Iterator[None]:
+def bundle_owned_by_a_team(live: Any, bundle: str, team: str) -> Iterator[None]:
     """What a bundle's ``team_name`` makes the dag-processor record (``sync_bundles_to_db``): the bundle
     belongs to ``team``, and Airflow's auth manager lets only that team's members (and admins) read its DAGs.
     Recorded here for the test's duration, then removed."""
-    with meta_db_cursor() as cur:
+    with live.meta_db_cursor() as cur:
         cur.execute("INSERT INTO team (name) VALUES (%s) ON CONFLICT DO NOTHING", (team,))
         cur.execute(
             "INSERT INTO dag_bundle_team (dag_bundle_name, team_name) VALUES (%s, %s)", (bundle, team)
@@ -281,7 +280,7 @@ def bundle_owned_by_a_team(bundle: str, team: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with meta_db_cursor() as cur:
+        with live.meta_db_cursor() as cur:
             cur.execute("DELETE FROM dag_bundle_team WHERE dag_bundle_name = %s", (bundle,))
             cur.execute("DELETE FROM team WHERE name = %s", (team,))
 
@@ -301,7 +300,7 @@ def test_a_user_who_may_not_read_the_dag_sees_none_of_its_workflows(
     with signed_in(browser, live, ANALYST) as page:
         page.goto(listing)
         assert shows(page, list(probes.values())) == sorted(probes.values())
-        with bundle_owned_by_a_team(bundle, f"wp-{tag}"):
+        with bundle_owned_by_a_team(live, bundle, f"wp-{tag}"):
             page.goto(listing)
             assert (
                 listed_keys(page) == [] and "No workflow matches" in page.locator("#workflows").inner_text()
