@@ -53,7 +53,8 @@ USERS = {
     ANALYST_USER: "viewer",
     **{name: "user" for name in APPROVERS},
 }
-# ... and the project's FAB roles (execution_plane.compat.fab_auth_manager), what config/airflow.cfg runs.
+# ... and the project's FAB roles (execution_plane.compat.fab_auth_manager), for a stack that runs it
+# (AIRFLOW__CORE__AUTH_MANAGER; config/airflow.cfg ships none, so Simple auth manager: README, Production).
 FAB_ROLES = {
     ADMIN_USER: "Admin",
     SERVICE_USER: "Ops",

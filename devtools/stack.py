@@ -335,9 +335,14 @@ class Stack:
     #: How long one /monitor/health answer may take before ``wait_healthy`` asks again.
     health_read_timeout_s: float = 5.0
 
-    def __init__(self, s: Setup, *, log_dir: Path | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self, s: Setup, *, log_dir: Path | None = None, quiet: bool = False, sandbox_state: Path | None = None
+    ) -> None:
         self.setup = s
         self.log_dir = log_dir or ep_env.airflow_home() / "process-logs"
+        #: Where the sandbox keeps its state across restarts: one file per stack (two sandboxes on one file
+        #: load each other's leftovers: a test's chosen canary figures broke another stack's launch).
+        self.sandbox_state = sandbox_state or ep_env.airflow_home() / "sandbox-state.json"
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
@@ -392,7 +397,7 @@ class Stack:
                 "EP_SANDBOX_ESIGN_SECRET": values["EP_WEBHOOK_ESIGN_SECRET"],
                 "EP_SANDBOX_EVENTS_SECRET": values["EP_WEBHOOK_EVENTS_SECRET"],
                 "EP_SANDBOX_CRM_SECRET": values["EP_WEBHOOK_CRM_SECRET"],
-                "EP_SANDBOX_STATE_FILE": str(ep_env.airflow_home() / "sandbox-state.json"),
+                "EP_SANDBOX_STATE_FILE": str(self.sandbox_state),
             },
         )
         self.wait_http(f"{self.sandbox_url}/_sandbox/health", "sandbox", 30)

@@ -142,7 +142,11 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
     }
     name = "_".join(("e2e", *filter(None, [os.environ.get("PYTEST_XDIST_WORKER")])))
     setup = attach_isolated(ports, name, extra)
-    stack = Stack(setup, log_dir=ep_env.airflow_home() / f"{name}-logs")
+    # The sandbox's state of its own, fresh like the databases (a state file another stack shares, or an
+    # earlier session left, carries its outside world in: a market left in a canary breach, ...).
+    sandbox_state = ep_env.airflow_home() / f"{name}-sandbox-state.json"
+    sandbox_state.unlink(missing_ok=True)
+    stack = Stack(setup, log_dir=ep_env.airflow_home() / f"{name}-logs", sandbox_state=sandbox_state)
     try:
         stack.start_sandbox()
         stack.start_airflow()
