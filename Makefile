@@ -24,19 +24,18 @@ run: $(STAMP)
 ## without a live stack on both cores (xdist, a test file's tests on one worker, each worker on its own copies
 ## of the profile's databases: tests/support/worker_dbs.py); then the live tests on the LocalExecutor, also on
 ## both cores (each worker's modules on a live stack of the worker's own, tests/e2e/conftest.py); then the
-## chaos tests and `make run`'s own tests, one stack at a time (tests/chaos/test_celery_faults.py starts its own
+## chaos tests, one stack at a time (tests/chaos/test_celery_faults.py starts its own
 ## Celery stack: its faults need Celery); then the live tests of CELERY_LIVE again on Celery, on both cores.
 ## Each stage prints its slowest tests (where the suite's time goes; CI's log keeps them).
 PARALLEL ?= -n 2 --dist loadfile
-## The live tests that run two at a time. Not the chaos tests (they load the machine on purpose and time their
-## faults), nor `make run`'s own start/stop tests (tests/devtools/test_embedded_postgres.py: beside two live
-## stacks, `make run` once outlasted the test's 120 s after Ctrl-C, not reproduced alone or under CPU load).
-LIVE_PARALLEL := live and not chaos and not embedded_pg
+## The live tests that run two at a time: all but the chaos tests (they load the machine on purpose and time
+## their faults).
+LIVE_PARALLEL := live and not chaos
 test: $(STAMP) browser lint
 	EP_PROFILE=test $(PY) -m devtools setup
 	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos" --durations=15
 	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "$(LIVE_PARALLEL)" --durations=0 --durations-min=20
-	EP_PROFILE=test $(PY) -m pytest -m "not ($(LIVE_PARALLEL)) and (live or chaos)" --durations=0 --durations-min=20
+	EP_PROFILE=test $(PY) -m pytest -m chaos --durations=0 --durations-min=20
 	$(MAKE) --no-print-directory test-live-celery
 
 ## Unit and integration tests only (no live Airflow stack).
@@ -47,7 +46,6 @@ test-fast: $(STAMP)
 test-live: $(STAMP) browser
 	EP_PROFILE=test $(PY) -m devtools setup
 	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "$(LIVE_PARALLEL)"
-	EP_PROFILE=test $(PY) -m pytest -m embedded_pg
 
 ## The live suite's Celery pass, a subset for make test's time budget: every live test of the toolkit, and one
 ## end-to-end test per priority workflow (partner_approval's legal rejection and compensation, dd_room's five

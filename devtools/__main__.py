@@ -57,8 +57,10 @@ def cmd_run(_: argparse.Namespace) -> int:
             raise KeyboardInterrupt
 
     # Ctrl-C (SIGINT), a service manager (SIGTERM) and a closed terminal (SIGHUP) all stop what started here.
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # SIGINT too, explicitly: a process started in the background by a shell without job control (`make run &`
+    # in a script, CI) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt for it.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     pg = choose_postgres()
     stack: Stack | None = None
     knowledge_store: PostgresTarget | None = None

@@ -93,7 +93,9 @@ def test_make_run_on_embedded_runs_healthy_and_ctrl_c_stops_all_it_started(embed
     EmbeddedPostgres(datadir, pg_port).stop()  # a server left by the setup test would not be this run's
     api_port, sandbox_port = free_port(), free_port()
     env = {**embedded, "EP_API_PORT": str(api_port), "EP_SANDBOX_PORT": str(sandbox_port)}
-    # Own process group, as in a terminal: Ctrl-C sends SIGINT to the whole foreground group.
+    # Own process group, as in a terminal: Ctrl-C sends SIGINT to the whole foreground group. Started with
+    # SIGINT ignored, as a shell without job control starts a background job (`make test &`): Ctrl-C must
+    # still stop it (it did not: Python leaves an inherited SIG_IGN alone, so no KeyboardInterrupt came).
     run = subprocess.Popen(
         [sys.executable, "-m", "devtools", "run"],
         env=env,
@@ -102,6 +104,7 @@ def test_make_run_on_embedded_runs_healthy_and_ctrl_c_stops_all_it_started(embed
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: list[str] = []
     ready = threading.Event()
