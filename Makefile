@@ -24,8 +24,8 @@ run: $(STAMP)
 ## without a live stack on both cores (xdist, a test file's tests on one worker, each worker on its own copies
 ## of the profile's databases: tests/support/worker_dbs.py); then the live tests on the LocalExecutor, also on
 ## both cores (each worker's modules on a live stack of the worker's own, tests/e2e/conftest.py); then the
-## chaos tests, one stack at a time (tests/chaos/test_celery_faults.py starts its own
-## Celery stack: its faults need Celery); then the live tests of CELERY_LIVE again on Celery, on both cores.
+## chaos tests, one stack at a time (tests/chaos/test_celery_faults.py starts its own Celery stack: its faults
+## need Celery); then the live tests of CELERY_LIVE again on Celery, on both cores.
 ## Each stage prints its slowest tests (where the suite's time goes; CI's log keeps them).
 PARALLEL ?= -n 2 --dist loadfile
 ## The live tests that run two at a time: all but the chaos tests (they load the machine on purpose and time

@@ -11,9 +11,9 @@ session left resumes in it): ``airflow_test_e2e`` and ``execution_plane_test_e2e
 stack of its own: `make test` runs the live modules on both cores that way, two stacks side by side, each
 mostly waiting on its workflows' people and outside parties.
 
-The executor is the environment's (``devtools.env.executor_env``, read by ``attach``): the LocalExecutor of
-config/airflow.cfg by default; ``EP_EXECUTOR=celery`` (``EP_CELERY_WORKERS``, default 2) runs the same stack
-on CeleryExecutor with its workers on Redis (`make test-live-celery`).
+The executor is the environment's (``devtools.env.executor_env``, read by ``attach_isolated``): the
+LocalExecutor of config/airflow.cfg by default; ``EP_EXECUTOR=celery`` (``EP_CELERY_WORKERS``, default 2)
+runs the same stack on CeleryExecutor with its workers on Redis (`make test-live-celery`).
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def live(otlp_metrics: OtlpReceiver) -> Iterator[Live]:
         **otlp_metrics.exporter_env(),
         **QUIET_PARSING,
     }
-    name = "_".join(("e2e", *filter(None, [os.environ.get("PYTEST_XDIST_WORKER")])))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    name = f"e2e_{worker}" if worker else "e2e"
     setup = attach_isolated(ports, name, extra)
     # The sandbox's state of its own, fresh like the databases (a state file another stack shares, or an
     # earlier session left, carries its outside world in: a market left in a canary breach, ...).
