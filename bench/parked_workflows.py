@@ -13,6 +13,14 @@ The shipped DAGs have no date wait yet (outreach and PMI bring them). At each po
 The same figures with the project's scheduler patch off (``[execution_plane] skip_unchanged_parked_runs``,
 execution_plane.compat.parked_runs) at the largest point, so "before" and "after" come from one run.
 
+Past ``real_max`` parked workflows (``--pw-real-max``), a point is filled with copies of two of them: their
+rows in Airflow's metadata database (the DAG run, every task instance, the HITL request, a trigger of its
+own for the deferred signature wait, which the triggerer then runs), as the scheduler and the triggerer see
+a parked workflow; the copies are never resumed (their business rows are not copied) and their templates
+are kept parked, never resumed either. Parking a real workflow costs its first tasks (about 40 a minute on
+this 2-core machine: 10,000 would take four hours); a copy costs an INSERT. Each point says how many of its
+parked workflows are copies, and a run with ``real_max`` at the largest point measures without any.
+
 Burst: while N workflows are parked, 1,000 new partner approvals are started at once (the REST API, as a CRM
 burst would), and parked workflows are resumed during the burst: each resume's delay, and the rate at which
 the burst's own runs reach their first wait (the workers' limit: parallelism 6 on this machine).
@@ -93,14 +101,20 @@ def start(b: Bench, runs: list[tuple[str, str, dict[str, Any]]], workers: int = 
 
 
 class Pool:
-    """The workflows parked so far, by kind; a resumed one leaves the pool."""
+    """The workflows parked so far: the real ones by kind (a resumed one leaves the pool), the two kept as
+    templates of the copies, and the copies."""
 
     def __init__(self) -> None:
         self.pa: list[str] = []
         self.sc: list[str] = []
+        self.templates: list[tuple[str, str]] = []  # (dag_id, run_id), parked, never resumed
+        self.copies = 0
+
+    def real(self) -> int:
+        return len(self.pa) + len(self.sc) + len(self.templates)
 
     def __len__(self) -> int:
-        return len(self.pa) + len(self.sc)
+        return self.real() + self.copies
 
 
 def parked_counts(b: Bench, pa: list[str], sc: list[str]) -> tuple[int, int]:
@@ -112,7 +126,7 @@ def parked_counts(b: Bench, pa: list[str], sc: list[str]) -> tuple[int, int]:
 def park_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
     """Start enough workflows to have ``n`` parked; wait until each waits (approval awaiting input, signature
     wait running in the triggerer). Returns how long it took and the rate the runs reached their wait."""
-    missing = n - len(pool)
+    missing = n - pool.real()
     if missing <= 0:
         return {"started": 0, "seconds": 0.0}
     tag = _tag()
@@ -138,6 +152,104 @@ def park_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "parked_per_min": round(missing / seconds * 60, 1),
     }
+
+
+def _columns(b: Bench, table: str, *, but: tuple[str, ...]) -> list[str]:
+    """The table's columns in Airflow's metadata database (this version's schema), quoted, less ``but``."""
+    rows = b.q(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    )
+    return [f'"{name}"' for (name,) in rows if name not in but]
+
+
+def _of(alias: str, columns: list[str]) -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns)
+
+
+def copy_runs(b: Bench, dag_id: str, template: str, run_ids: list[str]) -> None:
+    """``run_ids`` parked exactly as the run ``template`` is, in one transaction: the DAG run (its last
+    scheduling decision included), every task instance (their ``updated_at`` included: nothing is news to
+    the scheduler), the HITL request of the one awaiting input, and for a deferred one a trigger of its own,
+    unassigned, which a triggerer then picks up and runs."""
+    dr = _columns(b, "dag_run", but=("id", "run_id"))
+    ti = _columns(b, "task_instance", but=("id", "run_id"))
+    hd = _columns(b, "hitl_detail", but=("ti_id",))
+    tr = _columns(b, "trigger", but=("id", "created_date", "triggerer_id"))
+    source = (dag_id, template)
+    with b.meta.cursor() as cur:
+        cur.execute("BEGIN")
+        try:
+            cur.execute(
+                f"INSERT INTO dag_run (run_id, {', '.join(dr)}) SELECT n.run_id, {_of('d', dr)}"
+                " FROM dag_run d, unnest(%s::text[]) AS n(run_id) WHERE d.dag_id = %s AND d.run_id = %s",
+                (run_ids, *source),
+            )
+            cur.execute(
+                f"INSERT INTO task_instance (id, run_id, {', '.join(ti)}) SELECT gen_random_uuid(), n.run_id,"
+                f" {_of('t', ti)} FROM task_instance t, unnest(%s::text[]) AS n(run_id)"
+                " WHERE t.dag_id = %s AND t.run_id = %s",
+                (run_ids, *source),
+            )
+            cur.execute(
+                f"INSERT INTO hitl_detail (ti_id, {', '.join(hd)}) SELECT c.id, {_of('h', hd)}"
+                " FROM hitl_detail h JOIN task_instance t ON t.id = h.ti_id JOIN task_instance c"
+                " ON c.dag_id = t.dag_id AND c.task_id = t.task_id AND c.map_index = t.map_index"
+                " AND c.run_id = ANY(%s) WHERE t.dag_id = %s AND t.run_id = %s",
+                (run_ids, *source),
+            )
+            cur.execute(
+                "SELECT task_id, map_index, trigger_id FROM task_instance WHERE dag_id = %s AND run_id = %s"
+                " AND trigger_id IS NOT NULL",
+                source,
+            )
+            for task_id, map_index, trigger_id in cur.fetchall():
+                cur.execute(
+                    f"INSERT INTO trigger (created_date, {', '.join(tr)}) SELECT now(), {_of('x', tr)}"
+                    " FROM trigger x, generate_series(1, %s) WHERE x.id = %s RETURNING id",
+                    (len(run_ids), trigger_id),
+                )
+                ids = [row[0] for row in cur.fetchall()]
+                cur.execute(
+                    "UPDATE task_instance t SET trigger_id = m.trigger_id"
+                    " FROM unnest(%s::text[], %s::int[]) AS m(run_id, trigger_id)"
+                    " WHERE t.dag_id = %s AND t.task_id = %s AND t.map_index = %s AND t.run_id = m.run_id",
+                    (run_ids, ids, dag_id, task_id, map_index),
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+
+def fill_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
+    """Copies of two parked workflows (one of each kind, kept parked as templates) up to ``n`` parked in all;
+    waits until the triggerer has picked up every copied signature wait."""
+    missing = n - len(pool)
+    if missing <= 0:
+        return {"copies": pool.copies, "added": 0, "seconds": 0.0}
+    if not pool.templates:
+        pool.templates = [(PA, pool.pa.pop()), (SC, pool.sc.pop())]
+    started = time.monotonic()
+    tag = _tag()
+    added: dict[str, list[str]] = {}
+    for k, (dag_id, template) in enumerate(pool.templates):
+        count = missing - missing // 2 if k == 0 else missing // 2
+        run_ids = [f"copy-{template}-{tag}-{i:05d}" for i in range(count)]
+        for i in range(0, len(run_ids), 1000):
+            copy_runs(b, dag_id, template, run_ids[i : i + 1000])
+        added[dag_id] = run_ids
+    pool.copies += missing
+    b.wait_until(
+        f"{len(added[SC])} copied signature waits picked up by the triggerer",
+        lambda: b.running_triggers(SC, added[SC], SC_WAIT) >= len(added[SC]),
+        timeout,
+        5,
+    )
+    seconds = time.monotonic() - started
+    log(f"{missing} copies of parked workflows added in {seconds:.0f} s ({pool.copies} copies in all)")
+    return {"copies": pool.copies, "added": missing, "seconds": round(seconds, 1)}
 
 
 def _age_ok(b: Bench, dag_id: str, run_id: str, task_id: str) -> bool:
@@ -231,6 +343,7 @@ def cpu_share(b: Bench, seconds: float) -> dict[str, float]:
 
 
 def point(b: Bench, pool: Pool, n: int, samples: int, label: str, timeout: float) -> dict[str, Any]:
+    copies = pool.copies
     idle = cpu_share(b, 15)
     resumes = resume_some(b, pool, samples, timeout)
     values = [r["next_task_finished_s"] for r in resumes]
@@ -238,6 +351,7 @@ def point(b: Bench, pool: Pool, n: int, samples: int, label: str, timeout: float
     return {
         "label": label,
         "parked": n,
+        "copies": copies,
         "idle": idle,
         "resume_next_task_finished": summary(values),
         "by_kind": {
@@ -331,21 +445,36 @@ def examine_cost(b: Bench, pool: Pool, reps: int = 7) -> dict[str, Any]:
     return cost
 
 
-def run(b: Bench, points: list[int], samples: int, burst_size: int, burst_resumes: int) -> dict[str, Any]:
-    """The curve (project config), the largest point <= 1,000 again with the patch off, and the burst."""
+def park(b: Bench, pool: Pool, n: int, real_max: int, timeout: float) -> dict[str, Any]:
+    """``n`` parked workflows: real ones up to ``real_max``, copies of two of them beyond."""
+    real = park_to(b, pool, min(n, real_max), timeout=max(timeout, min(n, real_max) * 1.5))
+    return {**real, "copies": fill_to(b, pool, n, timeout)} if n > real_max else real
+
+
+def run(
+    b: Bench,
+    points: list[int],
+    samples: int,
+    burst_size: int,
+    burst_resumes: int,
+    real_max: int | None = None,
+) -> dict[str, Any]:
+    """The curve (project config), the largest point <= 1,000 again with the patch off, and the burst.
+    Past ``real_max`` real parked workflows (default: none), points are filled with copies (``fill_to``)."""
     timeout = 600.0
     pool = Pool()
     curve: list[dict[str, Any]] = []
     parking: list[dict[str, Any]] = []
     before: dict[str, Any] | None = None
+    cap = max(points) if real_max is None else real_max
     for n in sorted(points):
         # Resumed workflows leave the pool: park back up to n (plus what the samples will take).
-        parking.append({"to": n, **park_to(b, pool, n + samples, timeout=max(900.0, n * 1.5))})
+        parking.append({"to": n, **park(b, pool, n + samples, cap + samples, 900.0)})
         curve.append(point(b, pool, n, samples, "after", timeout))
         if n == max(p for p in points if p <= 1000) and n > 0:
             log(f"before: the scheduler without the parked-runs patch ({SWITCH}=False), {n} parked")
             b.restart_component("scheduler", {SWITCH: "False"})
-            park_to(b, pool, n + samples, timeout=max(900.0, n * 1.5))
+            park(b, pool, n + samples, cap + samples, 900.0)
             before = point(b, pool, n, max(4, samples // 2), "before", timeout * 2)
             b.restart_component("scheduler", {})
             # A scheduler just started adopts and re-checks for its first tens of seconds: settle, and resume
@@ -353,6 +482,7 @@ def run(b: Bench, points: list[int], samples: int, burst_size: int, burst_resume
             time.sleep(20)
             resume_some(b, pool, 2, timeout)
     result: dict[str, Any] = {
+        "real_max": real_max,
         "curve": curve,
         "parking": parking,
         "before": before,

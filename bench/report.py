@@ -228,6 +228,9 @@ def parked_workflows_curve(pw: dict[str, Any] | None) -> list[str]:
             for dag_id, c in (pw.get("examine_cost") or {}).items()
         )
         + ".",
+        "Copies (past the run's real parked workflows, real_max "
+        f"{pw.get('real_max') if pw.get('real_max') is not None else 'none'}): the metadata rows of a parked "
+        "workflow, as the scheduler and the triggerer see it (bench/parked_workflows.py, fill_to).",
         "",
         "| parked | answer/event -> next task finished | approvals | signatures | idle scheduler CPU | "
         "idle Postgres CPU |",
@@ -236,6 +239,8 @@ def parked_workflows_curve(pw: dict[str, Any] | None) -> list[str]:
     points = list(pw.get("curve") or []) + ([pw["before"]] if pw.get("before") else [])
     for p in points:
         label = f"{p['parked']:,}" + (" (patch off)" if p["label"] == "before" else "")
+        if p.get("copies"):
+            label += f", {p['copies']:,} of them copies"
         lines.append(
             f"| {label} | {_pp(p['resume_next_task_finished'])} | {_pp(p['by_kind']['approval'])} | "
             f"{_pp(p['by_kind']['signature'])} | {p['idle']['scheduler_cpu_pct']} % | "

@@ -61,7 +61,9 @@ FULL = {
     "ledger_8": 500,
     "profile_s": 30,
     # Parked durable workflows (bench/parked_workflows.py): the curve's points, resumes per point, the burst.
-    "pw_points": "0,100,1000,3000",
+    "pw_points": "0,100,1000,3000,10000",
+    # Real parked workflows up to this many; past it, copies of two of them (bench/parked_workflows.py).
+    "pw_real_max": 3000,
     "pw_samples": 12,
     "pw_burst": 1000,
     "pw_burst_resumes": 10,
@@ -93,7 +95,8 @@ QUICK = {
     "ledger_1": 1000,
     "ledger_8": 250,
     "profile_s": 20,
-    "pw_points": "0,100,1000",
+    "pw_points": "0,100,1000,3000,10000",
+    "pw_real_max": 1000,
     "pw_samples": 10,
     "pw_burst": 1000,
     "pw_burst_resumes": 8,
@@ -294,9 +297,12 @@ def run_live(b: Bench, cfg: dict[str, Any], want: Any, results: dict[str, Any], 
             b.restart_component("scheduler", {})
             scheduler_env = {}
         points = [int(n) for n in str(cfg["pw_points"]).split(",")]
-        log(f"parked durable workflows: points {points}, burst {cfg['pw_burst']}")
+        log(
+            f"parked durable workflows: points {points} (real up to {cfg['pw_real_max']}, copies beyond),"
+            f" burst {cfg['pw_burst']}"
+        )
         results["parked_workflows"] = parked_workflows.run(
-            b, points, cfg["pw_samples"], cfg["pw_burst"], cfg["pw_burst_resumes"]
+            b, points, cfg["pw_samples"], cfg["pw_burst"], cfg["pw_burst_resumes"], cfg["pw_real_max"]
         )
     if want("services"):
         log(f"services: {cfg['svc_n']} warm requests per caller, {cfg['svc_cold_rounds']} cold round(s)")
