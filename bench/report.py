@@ -228,15 +228,20 @@ def parked_workflows_curve(pw: dict[str, Any] | None) -> list[str]:
             for dag_id, c in (pw.get("examine_cost") or {}).items()
         )
         + ".",
-        "Copies (past the run's real parked workflows, real_max "
-        f"{pw.get('real_max') if pw.get('real_max') is not None else 'none'}): the metadata rows of a parked "
-        "workflow, as the scheduler and the triggerer see it (bench/parked_workflows.py, fill_to).",
         "",
         "| parked | answer/event -> next task finished | approvals | signatures | idle scheduler CPU | "
         "idle Postgres CPU |",
         "|---|---|---|---|---|---|",
     ]
     points = list(pw.get("curve") or []) + ([pw["before"]] if pw.get("before") else [])
+    if any(p.get("copies") for p in points):
+        lines[-2:-2] = [
+            f"Past {pw.get('real_max'):,} real parked workflows the points are filled with copies: the "
+            "metadata rows of a parked workflow as the scheduler and the triggerer see them (its run, task "
+            "instances, HITL request, a trigger of its own per deferred wait), never resumed "
+            "(bench/parked_workflows.py, `fill_to`).",
+            "",
+        ]
     for p in points:
         label = f"{p['parked']:,}" + (" (patch off)" if p["label"] == "before" else "")
         if p.get("copies"):
