@@ -223,6 +223,20 @@ def copy_runs(b: Bench, dag_id: str, template: str, run_ids: list[str]) -> None:
             raise
 
 
+def unsettled(b: Bench, run_ids: list[str]) -> int:
+    """Runs of ``run_ids`` the scheduler's parked-runs patch (execution_plane.compat.parked_runs) still
+    has news for: a task instance updated since the run's last decision, less the patch's margin."""
+    from execution_plane.compat.parked_runs import DEFAULT_MARGIN_S
+
+    rows = b.q(
+        "SELECT count(*) FROM dag_run d WHERE d.run_id = ANY(%s) AND d.state = 'running' AND EXISTS ("
+        " SELECT 1 FROM task_instance t WHERE t.dag_id = d.dag_id AND t.run_id = d.run_id"
+        " AND t.updated_at >= d.last_scheduling_decision - make_interval(secs => %s))",
+        (run_ids, DEFAULT_MARGIN_S),
+    )
+    return int(rows[0][0])
+
+
 def fill_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
     """Copies of two parked workflows (one of each kind, kept parked as templates) up to ``n`` parked in all;
     waits until the triggerer has picked up every copied signature wait."""
@@ -246,6 +260,17 @@ def fill_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
         lambda: b.running_triggers(SC, added[SC], SC_WAIT) >= len(added[SC]),
         timeout,
         5,
+    )
+    # A copy carries its template's last decision and task updates: news to the scheduler's parked-runs
+    # patch when the template was examined within its margin of its last change, as a workflow that just
+    # parked is. The scheduler then looks at each copy once, 20 a loop (seen: 900 copies took ~25 s);
+    # the point's figures are taken once none is news any more.
+    copies = added[PA] + added[SC]
+    b.wait_until(
+        f"the scheduler has looked at the {len(copies)} new copies",
+        lambda: unsettled(b, copies) == 0,
+        timeout,
+        2,
     )
     seconds = time.monotonic() - started
     log(f"{missing} copies of parked workflows added in {seconds:.0f} s ({pool.copies} copies in all)")

@@ -136,3 +136,25 @@ def test_a_copy_that_cannot_be_made_leaves_nothing_behind(meta: Meta) -> None:
     assert meta.q("SELECT count(*) FROM dag_run WHERE dag_id = %s", (DAG,)) == [(1,)]
     assert meta.q("SELECT count(*) FROM task_instance WHERE dag_id = %s", (DAG,)) == [(4,)]
     assert meta.q("SELECT count(*) FROM trigger WHERE kwargs LIKE %s", (f"%{DAG}%",)) == [(1,)]
+
+
+def test_a_copy_is_unsettled_while_the_scheduler_has_news_for_it(meta: Meta) -> None:
+    from bench.parked_workflows import unsettled
+
+    template = f"t-{uuid.uuid4().hex[:8]}"
+    park_template(meta, template)  # its tasks were updated a minute before its last decision
+    copies = [f"{template}-copy-{i}" for i in range(2)]
+    copy_runs(meta, DAG, template, copies)  # type: ignore[arg-type]
+    assert unsettled(meta, copies) == 0  # type: ignore[arg-type]
+
+    # A task updated within the patch's margin of the run's last decision is news until the next decision.
+    meta.q(
+        "UPDATE task_instance SET updated_at = now() WHERE dag_id = %s AND run_id = %s AND task_id = 'gate'",
+        (DAG, copies[1]),
+    )
+    assert unsettled(meta, copies) == 1  # type: ignore[arg-type]
+    meta.q(
+        "UPDATE dag_run SET last_scheduling_decision = now() + interval '10 s' WHERE run_id = %s",
+        (copies[1],),
+    )
+    assert unsettled(meta, copies) == 0  # type: ignore[arg-type]
