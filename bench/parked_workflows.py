@@ -17,9 +17,9 @@ Past ``real_max`` parked workflows (``--pw-real-max``), a point is filled with c
 rows in Airflow's metadata database (the DAG run, every task instance, the HITL request, a trigger of its
 own for the deferred signature wait, which the triggerer then runs), as the scheduler and the triggerer see
 a parked workflow; the copies are never resumed (their business rows are not copied) and their templates
-are kept parked, never resumed either. Parking a real workflow costs its first tasks (about 40 a minute on
-this 2-core machine: 10,000 would take four hours); a copy costs an INSERT. Each point says how many of its
-parked workflows are copies, and a run with ``real_max`` at the largest point measures without any.
+are kept parked, never resumed either. Parking a real workflow costs its first tasks (about 35 a minute on
+this 2-core machine: 10,000 would take about five hours); a copy costs an INSERT. Each point says how many
+of its parked workflows are copies, and a run with ``real_max`` at the largest point measures without any.
 
 Burst: while N workflows are parked, 1,000 new partner approvals are started at once (the REST API, as a CRM
 burst would), and parked workflows are resumed during the burst: each resume's delay, and the rate at which
@@ -225,7 +225,9 @@ def copy_runs(b: Bench, dag_id: str, template: str, run_ids: list[str]) -> None:
 
 def unsettled(b: Bench, run_ids: list[str]) -> int:
     """Runs of ``run_ids`` the scheduler's parked-runs patch (execution_plane.compat.parked_runs) still
-    has news for: a task instance updated since the run's last decision, less the patch's margin."""
+    has news for: a task instance updated since the run's last decision, less the patch's margin (its
+    ``runs_to_examine_query`` criterion in plain SQL: the bench process does not load Airflow's models;
+    the retry states that are news too never occur in a copy)."""
     from execution_plane.compat.parked_runs import DEFAULT_MARGIN_S
 
     rows = b.q(
@@ -239,7 +241,8 @@ def unsettled(b: Bench, run_ids: list[str]) -> int:
 
 def fill_to(b: Bench, pool: Pool, n: int, timeout: float) -> dict[str, Any]:
     """Copies of two parked workflows (one of each kind, kept parked as templates) up to ``n`` parked in all;
-    waits until the triggerer has picked up every copied signature wait."""
+    waits until the triggerer has picked up every copied signature wait and the scheduler has no news left
+    for any copy (``unsettled``)."""
     missing = n - len(pool)
     if missing <= 0:
         return {"copies": pool.copies, "added": 0, "seconds": 0.0}
