@@ -26,16 +26,19 @@ run: $(STAMP)
 ## both cores (each worker's modules on a live stack of the worker's own, tests/e2e/conftest.py); then the
 ## chaos tests, one stack at a time (tests/chaos/test_celery_faults.py starts its own Celery stack: its faults
 ## need Celery); then the live tests of CELERY_LIVE again on Celery, on both cores.
-## Each stage prints its slowest tests (where the suite's time goes; CI's log keeps them).
-PARALLEL ?= -n 2 --dist loadfile
+## Each stage prints its slowest tests (where the suite's time goes; CI's log keeps them) and records each test
+## file's seconds in .local/test-file-seconds.json. The workers take the files longest first, as measured in
+## tests/file_seconds.json (tests/support/file_order.py; refresh it from that record after adding long tests).
+PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
+SECONDS_LOG := --file-seconds=.local/test-file-seconds.json
 ## The live tests that run two at a time: all but the chaos tests (they load the machine on purpose and time
 ## their faults).
 LIVE_PARALLEL := live and not chaos
 test: $(STAMP) browser lint
 	EP_PROFILE=test $(PY) -m devtools setup
-	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos" --durations=15
-	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "$(LIVE_PARALLEL)" --durations=0 --durations-min=20
-	EP_PROFILE=test $(PY) -m pytest -m chaos --durations=0 --durations-min=20
+	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "not live and not chaos" --durations=15 $(SECONDS_LOG)
+	EP_PROFILE=test $(PY) -m pytest $(PARALLEL) -m "$(LIVE_PARALLEL)" --durations=0 --durations-min=20 $(SECONDS_LOG)
+	EP_PROFILE=test $(PY) -m pytest -m chaos --durations=0 --durations-min=20 $(SECONDS_LOG)
 	$(MAKE) --no-print-directory test-live-celery
 
 ## Unit and integration tests only (no live Airflow stack).

@@ -38,11 +38,16 @@ for path in (str(ep_env.REPO), str(ep_env.REPO / "plugins")):
 # The tests that build Airflow's API app in this process (the services' and Workflows page's route tests, the
 # compat canaries' REST API) run Simple auth manager: it issues tokens for role-less users and team members
 # in process, and the routes ask any auth manager the same questions. The stacks the live tests start run the
-# shipped one (config/airflow.cfg), whose roles tests/security/test_roles_live.py tests. Set in Airflow's
+# shipped one (config/airflow.cfg), whose roles tests/e2e/test_roles_live.py tests. Set in Airflow's
 # in-process config, not in the environment, so the stacks this process starts do not inherit it.
 from airflow.configuration import conf as airflow_conf  # noqa: E402 - after the environment above
 
 airflow_conf.set("core", "auth_manager", ep_env.SIMPLE_AUTH_MANAGER)
+
+# Longest test files first under xdist, and `--file-seconds PATH` to measure them
+# (tests/support/file_order.py).
+from tests.support import file_order  # noqa: E402
+from tests.support.file_order import pytest_addoption, pytest_collection_modifyitems  # noqa: E402, F401
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -55,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session as Ctrl-C does: the live stacks' fixtures stop the processes and Postgres clusters they began."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupted)
+    file_order.configure(config)
 
 
 @pytest.fixture(scope="session")
