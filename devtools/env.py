@@ -30,7 +30,7 @@ AIRFLOW_CONFIG_FILE = REPO / "config" / "airflow.cfg"
 
 ADMIN_USER = "admin"
 SERVICE_USER = "ep_service"
-# The people the workflows wait on (SimpleAuthManager users; role "user" may answer what it is assigned).
+# The people the workflows wait on (role Approver: each answers what it is assigned).
 APPROVERS = (
     "manager",
     "legal",
@@ -53,11 +53,11 @@ USERS = {
     ANALYST_USER: "viewer",
     **{name: "user" for name in APPROVERS},
 }
-# ... and the project's FAB roles (execution_plane.compat.fab_auth_manager), for a stack that runs it
-# (AIRFLOW__CORE__AUTH_MANAGER; config/airflow.cfg ships none, so Simple auth manager: README, Production).
+# ... and their roles in the project's FAB auth manager (execution_plane.compat.fab_auth_manager), which
+# config/airflow.cfg ships: every stack runs it unless AIRFLOW__CORE__AUTH_MANAGER names another.
 FAB_ROLES = {
     ADMIN_USER: "Admin",
-    SERVICE_USER: "Ops",
+    SERVICE_USER: "Service",
     OPS_USER: "Ops",
     ANALYST_USER: "Analyst",
     **{name: "Approver" for name in APPROVERS},

@@ -26,13 +26,10 @@ import pytest
 
 from devtools import env as ep_env
 
-# The shared live stack (``live``) and every fixture it needs, re-exported for this module.
-from tests.e2e.conftest import *  # noqa: F403
-
 pytestmark = [
     pytest.mark.live,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(not ep_env.uses_fab(), reason="the stacks run Simple auth manager: global roles only"),
+    pytest.mark.skipif(not ep_env.uses_fab(), reason="the stack runs Simple auth manager: global roles only"),
 ]
 
 DAG = "partner_approval"

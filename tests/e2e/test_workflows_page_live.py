@@ -114,8 +114,9 @@ def browser() -> Iterator[Any]:
 
 
 @contextmanager
-def signed_in(browser: Any, live: Any, user: str) -> Iterator[Any]:
-    """A page of a new browser context, signed in through Airflow's own login page as ``user``."""
+def signed_in(browser: Any, live: Any, user: str, password: str | None = None) -> Iterator[Any]:
+    """A page of a new browser context, signed in through Airflow's own login page as ``user`` (a stack user,
+    or one a test made with ``password``)."""
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
@@ -123,7 +124,7 @@ def signed_in(browser: Any, live: Any, user: str) -> Iterator[Any]:
         page.goto(f"{live.api_url}/")
         page.wait_for_url("**/login**")  # Airflow sends a visitor without a session to its login page
         page.locator("input[name=username]").fill(user)
-        page.locator("input[name=password]").fill(live.stack.setup.secrets.password(user))
+        page.locator("input[name=password]").fill(password or live.stack.setup.secrets.password(user))
         page.locator("[type=submit]").click()
         page.wait_for_url(lambda url: "login" not in url)
         yield page
@@ -285,37 +286,106 @@ def bundle_owned_by_a_team(live: Any, bundle: str, team: str) -> Iterator[None]:
             cur.execute("DELETE FROM team WHERE name = %s", (team,))
 
 
+@contextmanager
+def a_reader_of_another_dag(live: Any, tag: str, other_dag: str) -> Iterator[tuple[str, str]]:
+    """(username, password) of a person who may read the Workflows page and ``other_dag``, not the probe's
+    DAG: under the FAB auth manager (the shipped one) a role of its own, made as an admin makes one, through
+    the FAB API: the analyst's permissions with read access to ``other_dag`` (``DAG:<dag_id>``, the per-DAG
+    resource ``airflow sync-perm --include-dags`` creates) instead of every DAG. Removed afterwards."""
+    import subprocess
+    import sys
+
+    from execution_plane.compat.fab_auth_manager import ANALYST as ANALYST_ROLE
+    from execution_plane.compat.fab_auth_manager import ROLES
+
+    synced = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "sync-perm", "--include-dags"],
+        env=live.stack.setup.process_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    role, user, password = f"reader-{tag}", f"reader-{tag}", uuid.uuid4().hex
+    perms = [*sorted(ROLES[ANALYST_ROLE] - {("can_read", "DAGs")}), ("can_read", f"DAG:{other_dag}")]
+    fab = "/auth/fab/v1"
+    headers = {"Authorization": f"Bearer {live.airflow.token(ep_env.ADMIN_USER)}"}
+    made = live.airflow.http.post(
+        f"{fab}/roles",
+        headers=headers,
+        json={"name": role, "actions": [{"action": {"name": a}, "resource": {"name": r}} for a, r in perms]},
+    )
+    assert made.status_code == 200, made.text
+    try:
+        made = live.airflow.http.post(
+            f"{fab}/users",
+            headers=headers,
+            json={
+                "username": user,
+                "password": password,
+                "email": f"{user}@execution-plane.invalid",
+                "first_name": "reader",
+                "last_name": tag,
+                "roles": [{"name": role}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        live.airflow.passwords[user] = password
+        try:
+            yield user, password
+        finally:
+            live.airflow.http.delete(f"{fab}/users/{user}", headers=headers).raise_for_status()
+    finally:
+        live.airflow.http.delete(f"{fab}/roles/{role}", headers=headers).raise_for_status()
+
+
+@contextmanager
+def may_not_read_the_dag(live: Any, tag: str) -> Iterator[tuple[str, str | None]]:
+    """(username, password or None for a stack user) of someone who may not read the probe's DAG and may read
+    ``partner_approval``: a role of their own under FAB; under Simple auth manager (no per-DAG permissions)
+    the analyst, with the probe's bundle given to a team the analyst is not in."""
+    if ep_env.uses_fab():
+        with a_reader_of_another_dag(live, tag, "partner_approval") as (user, password):
+            yield user, password
+        return
+    resp = live.airflow.request("GET", f"/dags/{DAG}")
+    resp.raise_for_status()
+    with bundle_owned_by_a_team(live, resp.json()["bundle_name"], f"wp-{tag}"):
+        yield ANALYST, None
+
+
 def test_a_user_who_may_not_read_the_dag_sees_none_of_its_workflows(
     live: Any, browser: Any, probes: dict[str, str]
 ) -> None:
-    if ep_env.uses_fab():
-        pytest.skip("per-DAG access under the FAB auth manager is a role's DAG permissions, not a team")
     shots = Shots()
     tag = probes["rejected"].rsplit("-", 1)[0]
-    resp = live.airflow.request("GET", f"/dags/{DAG}")
-    resp.raise_for_status()
-    bundle = resp.json()["bundle_name"]
     listing = f"{live.api_url}/workflows/?q={tag}"
     one = f"{live.api_url}/workflows/w/{DAG}:{probes['approved']}"
     with signed_in(browser, live, ANALYST) as page:
         page.goto(listing)
         assert shows(page, list(probes.values())) == sorted(probes.values())
-        with bundle_owned_by_a_team(live, bundle, f"wp-{tag}"):
-            page.goto(listing)
-            assert (
-                listed_keys(page) == [] and "No workflow matches" in page.locator("#workflows").inner_text()
-            )
-            assert DAG not in page.locator("select[name=type]").inner_text()
-            shots(page, "list_without_the_dag")
-            response = page.goto(one)
-            assert response is not None and response.status == 404
-            shots(page, "workflow_of_an_unreadable_dag")
-            # The same decision as Airflow's own DAG list (get_authorized_dag_ids): the analyst's list has no
-            # probe DAG; an admin still sees everything.
-            dags = live.airflow.request("GET", "/dags", user=ANALYST, params={"dag_id_pattern": DAG})
-            assert DAG not in {d["dag_id"] for d in dags.json()["dags"]}, dags.text
-            with signed_in(browser, live, ep_env.ADMIN_USER) as admin:
-                admin.goto(listing)
-                assert shows(admin, list(probes.values())) == sorted(probes.values())
+    with (
+        may_not_read_the_dag(live, tag) as (reader, password),
+        signed_in(browser, live, reader, password) as page,
+    ):
+        page.goto(listing)
+        assert listed_keys(page) == [] and "No workflow matches" in page.locator("#workflows").inner_text()
+        options = page.locator("select[name=type] option").evaluate_all("os => os.map(o => o.value)")
+        types = {value for value in options if value}
+        assert DAG not in types
+        if ep_env.uses_fab():
+            assert types == {"partner_approval"}  # exactly what the role grants: the page is not just empty
+        shots(page, "list_without_the_dag")
+        response = page.goto(one)
+        assert response is not None and response.status == 404
+        shots(page, "workflow_of_an_unreadable_dag")
+        # The same decision as Airflow's own DAG list (get_authorized_dag_ids): the reader's list has no
+        # probe DAG; an admin still sees everything.
+        dags = live.airflow.request("GET", "/dags", user=reader, params={"dag_id_pattern": DAG})
+        assert DAG not in {d["dag_id"] for d in dags.json()["dags"]}, dags.text
+        with signed_in(browser, live, ep_env.ADMIN_USER) as admin:
+            admin.goto(listing)
+            assert shows(admin, list(probes.values())) == sorted(probes.values())
+    with signed_in(browser, live, ANALYST) as page:
         page.goto(listing)
         assert shows(page, list(probes.values())) == sorted(probes.values())

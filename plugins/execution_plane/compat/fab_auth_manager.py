@@ -7,9 +7,13 @@ the HITL detail as a resource of its own. Four roles (``ROLES``):
 
 - ``Approver``: reads workflows (DAGs, runs, task instances, HITL details) and answers HITL requests; which
   ones is Airflow's rule: only those it is assigned to (``assigned_users``). Nothing else changes a state.
-- ``Ops``: ops engineers and the system's own API client (``ep_service``): read everything a viewer reads
+- ``Ops``: ops engineers: read everything a viewer reads
   plus the audit log, trigger runs, clear and mark task instances and runs. No HITL answers.
 - ``Analyst``: reads (Airflow's Viewer, as listed here).
+- ``Service``: the system's own API client (``ep_service``: the CRM ingress's run starts, the reconciler, the
+  compliance scan): what ``Ops`` may do, and the list of connections (``can_read`` on ``Connections``, which
+  the REST API answers without their passwords), which the compliance scan's secrets control needs to know
+  which secrets to look for (it reads each one through the task's own connection access). No person has it.
 - ``Admin``: Airflow's built-in role (users, roles, connections, variables, ...).
 
 Two differences from ``FabAuthManager``, both for answering approvals:
@@ -39,6 +43,7 @@ from airflow.providers.fab.www.security import permissions as p
 
 APPROVER = "Approver"
 OPS = "Ops"
+SERVICE = "Service"
 ANALYST = "Analyst"
 ADMIN = "Admin"
 
@@ -101,12 +106,15 @@ _OPERATE: tuple[Perm, ...] = (
     (p.ACTION_CAN_ACCESS_MENU, p.RESOURCE_AUDIT_LOG),
 )
 _ANSWER: tuple[Perm, ...] = ((p.ACTION_CAN_EDIT, p.RESOURCE_HITL_DETAIL),)
+# Which connections exist (ids, hosts, logins; the REST API never returns a password).
+_LIST_CONNECTIONS: tuple[Perm, ...] = ((p.ACTION_CAN_READ, p.RESOURCE_CONNECTION),)
 
 #: The project's roles and exactly what each may do (``Admin`` is Airflow's, not listed).
 ROLES: dict[str, frozenset[Perm]] = {
     APPROVER: frozenset(_SIGNED_IN + _READ_WORKFLOWS + _ANSWER),
     ANALYST: frozenset(_SIGNED_IN + _READ_WORKFLOWS + _READ_ALL),
     OPS: frozenset(_SIGNED_IN + _READ_WORKFLOWS + _READ_ALL + _OPERATE),
+    SERVICE: frozenset(_SIGNED_IN + _READ_WORKFLOWS + _READ_ALL + _OPERATE + _LIST_CONNECTIONS),
 }
 
 

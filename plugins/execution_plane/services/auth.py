@@ -10,9 +10,10 @@ sub-app's state and fails inside a plugin).
 A service is authorized as the workflow it is: the DAG whose id is its inventory key
 (``execution_plane.catalog``: ``lead_scoring``, ``trust_score_calculation``, ...), ``RUN`` entity, ``POST``
 to run it (a write) and ``GET`` to read. An auth manager with per-DAG permissions can grant one service
-without the others; SimpleAuthManager gives ``GET`` to viewers and ``POST`` to users and above. The DAG id
-is fixed here, never read from the request, unlike ``requires_access_dag`` (it falls back to a ``dag_id``
-query parameter, which would let a caller choose what it is checked against).
+without the others; the shipped roles (execution_plane.compat.fab_auth_manager) give ``GET`` to every
+signed-in role and ``POST`` to ``Ops`` and ``Service``; Simple auth manager, to viewers and to users and
+above. The DAG id is fixed here, never read from the request, unlike ``requires_access_dag`` (it falls
+back to a ``dag_id`` query parameter, which would let a caller choose what it is checked against).
 
 Authentication happens twice over, on purpose. ``Authenticated`` (an ASGI middleware around the whole app)
 resolves the caller before routing and before any body is read: FastAPI parses a route's JSON body before

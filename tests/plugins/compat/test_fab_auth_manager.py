@@ -1,7 +1,7 @@
 """The project's roles as its FAB auth manager decides them (execution_plane.compat.fab_auth_manager), for
 each request the REST API authorizes: who may answer approvals, change states, start runs, read. Users here
 carry their role's permissions in memory (FAB's ``User`` with its permission set filled);
-tests/security/test_roles_live.py asks the same questions of a running API server with stored users."""
+tests/e2e/test_roles_live.py asks the same questions of a running API server with stored users."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from execution_plane.compat.fab_auth_manager import (
     APPROVER,
     OPS,
     ROLES,
+    SERVICE,
     ExecutionPlaneAuthManager,
 )
 
@@ -55,6 +56,7 @@ MATRIX = {
     APPROVER: {ANSWER, READ_RUN, READ_HITL},
     ANALYST: {READ_RUN, READ_HITL, READ_LOGS},
     OPS: {MARK_TASK, MARK_RUN, TRIGGER, PAUSE, READ_RUN, READ_HITL, READ_LOGS},
+    SERVICE: {MARK_TASK, MARK_RUN, TRIGGER, PAUSE, READ_RUN, READ_HITL, READ_LOGS},
 }
 ACTIONS = (ANSWER, MARK_TASK, MARK_RUN, TRIGGER, PAUSE, READ_RUN, READ_HITL, READ_LOGS)
 
@@ -89,7 +91,11 @@ def test_assigned_users_are_matched_by_username(manager: ExecutionPlaneAuthManag
 def test_roles_hold_no_administration(manager: ExecutionPlaneAuthManager) -> None:
     for role, perms in ROLES.items():
         resources = {resource for _, resource in perms}
-        assert not resources & {"Connections", "Variables", "Users", "Roles", "Configurations"}, role
+        assert not resources & {"Variables", "Users", "Roles", "Configurations"}, role
+        # Only the system's own client lists connections (the compliance scan), and only reads them.
+        listed = {p for p in perms if p[1] == "Connections"}
+        assert listed == ({("can_read", "Connections")} if role == SERVICE else set()), role
+    assert ROLES[SERVICE] - ROLES[OPS] == {("can_read", "Connections")}
     assert not {p for p in ROLES[APPROVER] if p[0] in ("can_edit", "can_create", "can_delete")} - {
         ("can_edit", "HITL Detail"),
         ("can_edit", "My Profile"),
