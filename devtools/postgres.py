@@ -200,12 +200,18 @@ class EmbeddedPostgres:
             time.sleep(0.1)
         return True
 
-    def stop(self, mode: str = "fast") -> bool:
-        """Stop the server (waiting for it); True when no postmaster of ``datadir`` runs afterwards."""
+    def stop(self, mode: str = "fast", timeout_s: int = 300) -> bool:
+        """Stop the server, waiting up to ``timeout_s`` for it (pg_ctl's own default, 60 s, ran out on a
+        loaded machine: the server was still shutting down when the next program connected); True when no
+        postmaster of ``datadir`` runs afterwards."""
         if not (self.datadir / "postmaster.pid").exists():
             return True
         subprocess.run(
-            [*self._run_as(), str(self._bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            [
+                *self._run_as(),
+                str(self._bin / "pg_ctl"),
+                *("-D", str(self.datadir), "-m", mode, "-w", "-t", str(timeout_s), "stop"),
+            ],
             capture_output=True,
             text=True,
         )

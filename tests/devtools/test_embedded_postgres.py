@@ -90,7 +90,8 @@ def test_make_run_on_embedded_runs_healthy_and_ctrl_c_stops_all_it_started(embed
     loaded, and Ctrl-C stops every process it started, the embedded PostgreSQL included."""
     datadir = Path(embedded["EP_EMBEDDED_PG_DIR"])
     pg_port = int(embedded["EP_EMBEDDED_PG_PORT"])
-    EmbeddedPostgres(datadir, pg_port).stop()  # a server left by the setup test would not be this run's
+    # A server left by the setup test would not be this run's.
+    assert EmbeddedPostgres(datadir, pg_port).stop(), "the setup test's embedded PostgreSQL did not stop"
     api_port, sandbox_port = free_port(), free_port()
     env = {**embedded, "EP_API_PORT": str(api_port), "EP_SANDBOX_PORT": str(sandbox_port)}
     # Own process group, as in a terminal: Ctrl-C sends SIGINT to the whole foreground group. Started with
