@@ -148,6 +148,10 @@ def attach_isolated(
     state = read_state()
     pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
     pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
+    # The knowledge store is the profile's, as for ``attach``: on the server with pgvector, which may not be
+    # ``pg`` (without this, the isolated stacks looked for it on ``pg`` and logged it unavailable).
+    store: dict[str, str] = state.get("knowledge") or pg_state  # type: ignore[assignment]
+    knowledge_pg = PostgresTarget(store["kind"], store["url"], store["kind"])
     meta_db, business_db = (f"{db}_{ep_env.profile()}_{name}" for db in ("airflow", "execution_plane"))
     if fresh:
         drop_databases(pg, [meta_db, business_db])
@@ -168,6 +172,7 @@ def attach_isolated(
         secrets=sec,
         env=the_env,
         business_db=business_db,
+        knowledge=knowledge_pg,
     )
     airflow_db_migrate(result.process_env())
     auth.provision(result.process_env(), sec)
