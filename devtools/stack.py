@@ -117,14 +117,21 @@ def load_settings(setup: Setup) -> str:
     return result.stdout.strip()
 
 
+def _servers(state: dict[str, object]) -> tuple[PostgresTarget, PostgresTarget]:
+    """(the profile's server, its knowledge store's server) as `setup()` recorded them: the knowledge store
+    lives on the server with pgvector, which may not be the first (the machine's PostgreSQL 15 has none)."""
+    pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
+    store: dict[str, str] = state.get("knowledge") or pg_state  # type: ignore[assignment]
+    return (
+        PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"]),
+        PostgresTarget(store["kind"], store["url"], store["kind"]),
+    )
+
+
 def attach(ports: ep_env.Ports, extra_env: dict[str, str] | None = None) -> Setup:
     """A Setup over databases that `setup()` already prepared, for a stack on other ports (live tests):
     only the settings are loaded again, so the connections point at this stack's sandbox and API."""
-    state = read_state()
-    pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
-    pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
-    store: dict[str, str] = state.get("knowledge") or pg_state  # type: ignore[assignment]
-    knowledge_pg = PostgresTarget(store["kind"], store["url"], store["kind"])
+    pg, knowledge_pg = _servers(read_state())
     sec = ep_env.Secrets.load_or_create()
     the_env = {**with_executor(ep_env.airflow_env(pg, ports, sec)), **(extra_env or {})}
     result = Setup(pg=pg, ports=ports, secrets=sec, env=the_env, knowledge=knowledge_pg)
@@ -145,13 +152,9 @@ def attach_isolated(
     an earlier session resumes in it), for a live test whose stack must not share work with another stack of
     the profile: two schedulers on one metadata database run each other's tasks, and a stack's reconciler
     acts on the other's workflows."""
-    state = read_state()
-    pg_state: dict[str, str] = state["postgres"]  # type: ignore[assignment]
-    pg = PostgresTarget(pg_state["kind"], pg_state["url"], pg_state["kind"])
-    # The knowledge store is the profile's, as for ``attach``: on the server with pgvector, which may not be
-    # ``pg`` (without this, the isolated stacks looked for it on ``pg`` and logged it unavailable).
-    store: dict[str, str] = state.get("knowledge") or pg_state  # type: ignore[assignment]
-    knowledge_pg = PostgresTarget(store["kind"], store["url"], store["kind"])
+    # The knowledge store is the profile's, as for ``attach`` (without it, these stacks had looked for it on
+    # ``pg`` and answered every knowledge search 503).
+    pg, knowledge_pg = _servers(read_state())
     meta_db, business_db = (f"{db}_{ep_env.profile()}_{name}" for db in ("airflow", "execution_plane"))
     if fresh:
         drop_databases(pg, [meta_db, business_db])

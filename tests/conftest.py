@@ -44,7 +44,7 @@ from airflow.configuration import conf as airflow_conf  # noqa: E402 - after the
 
 airflow_conf.set("core", "auth_manager", ep_env.SIMPLE_AUTH_MANAGER)
 
-# Longest test files first under xdist, and `--file-seconds PATH` to measure them
+# Longest test files first under xdist, and `--file-seconds=PATH` to measure them
 # (tests/support/file_order.py).
 from tests.support import file_order  # noqa: E402
 from tests.support.file_order import pytest_addoption, pytest_collection_modifyitems  # noqa: E402, F401

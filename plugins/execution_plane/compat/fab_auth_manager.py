@@ -3,7 +3,7 @@
 Simple auth manager is for development: its roles are global (any ``user`` may change any task's state or
 start any workflow; seen on `make run`: the ``legal`` approver marked the manager's gate ``success``). The FAB
 auth manager (apache-airflow-providers-fab) has per-resource permissions, roles in the metadata database and
-the HITL detail as a resource of its own. Four roles (``ROLES``):
+the HITL detail as a resource of its own. Five roles (``ROLES`` and Airflow's ``Admin``):
 
 - ``Approver``: reads workflows (DAGs, runs, task instances, HITL details) and answers HITL requests; which
   ones is Airflow's rule: only those it is assigned to (``assigned_users``). Nothing else changes a state.
