@@ -237,6 +237,18 @@ def test_an_analyst_finds_a_rejected_workflow_and_reads_what_happened(
         assert page.locator("#audit-verdict").inner_text().startswith("Chain verified")
         shots(page, "approved_workflow_page")
 
+        # At a glance: the dashboard aggregation of the type, each figure a link to the list it counts.
+        page.goto(f"{live.api_url}/workflows/?type={DAG}")
+        compensated = page.locator("#glance a.s-compensated")
+        label = compensated.inner_text()
+        count = int(label.rsplit(" ", 1)[1].replace(",", ""))
+        assert label.startswith("Compensated") and count >= 1, label
+        assert "Approvals waiting:" in page.locator("#glance").inner_text()
+        shots(page, "glance")
+        compensated.click()
+        page.wait_for_url("**status=compensated**")
+        assert page.locator("#summary").inner_text().startswith(f"{count:,} workflow"), count
+
         # The CSV of the list as filtered, downloaded as a person downloads it.
         page.goto(f"{live.api_url}/workflows/?type={DAG}&q={tag}")
         with page.expect_download() as download:

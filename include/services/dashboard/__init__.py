@@ -18,6 +18,7 @@ from include.services.dashboard.models import (
     StageWait,
     WaitingOn,
     WorkflowCount,
+    WorkflowFigures,
 )
 from include.services.dashboard.rules import (
     COMPENSATION_WINDOWS_DAYS,
@@ -44,6 +45,7 @@ __all__ = [
     "WaitingOn",
     "Window",
     "WorkflowCount",
+    "WorkflowFigures",
     "error_rates",
     "lead_funnel",
     "windows",

@@ -77,6 +77,17 @@ class LeadFunnel(BaseModel):
     scored: int
 
 
+class WorkflowFigures(BaseModel):
+    """The dashboard's figures about workflows (a part of ``Dashboard``; the Workflows page shows them for the
+    workflow types its reader may read)."""
+
+    workflows: list[WorkflowCount]
+    waiting_by_stage: list[StageWait]
+    waiting_on: list[WaitingOn]
+    overdue: Overdue
+    compensations: Compensations
+
+
 class Dashboard(BaseModel):
     generated_at: datetime
     workflows: list[WorkflowCount]

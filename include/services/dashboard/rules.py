@@ -20,6 +20,7 @@ class Window:
     """Every cut-off of one dashboard answer, from one ``now`` (the queries see the same instant)."""
 
     now: datetime
+    overdue_after_hours: float
     overdue_before: datetime
     compensations_since: dict[str, datetime]
     errors_since: datetime
@@ -32,6 +33,7 @@ def windows(now: datetime, *, overdue_after_hours: float = DEFAULT_OVERDUE_AFTER
         raise ValueError("overdue_after_hours must be positive")
     return Window(
         now=now,
+        overdue_after_hours=overdue_after_hours,
         overdue_before=now - timedelta(hours=overdue_after_hours),
         compensations_since={f"{d}d": now - timedelta(days=d) for d in COMPENSATION_WINDOWS_DAYS},
         errors_since=now - timedelta(hours=ERROR_RATE_WINDOW_HOURS),

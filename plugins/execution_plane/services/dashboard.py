@@ -10,7 +10,7 @@ answered from an index of migration 0003 (or the tables' own), with every time w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from include.services.dashboard import (
     WaitingOn,
     Window,
     WorkflowCount,
+    WorkflowFigures,
     error_rates,
     lead_funnel,
     windows,
@@ -40,17 +41,26 @@ def _hours(seconds: Any) -> float:
     return round(float(seconds or 0) / 3600, 2)
 
 
-def _workflows(cur: Any, w: Window) -> list[WorkflowCount]:
-    cur.execute("SELECT dag_id, status, count(*) FROM saga_workflows GROUP BY 1, 2 ORDER BY 1, 2")
+# Every workflow figure can be narrowed to some workflow types (the Workflows page: the DAGs its reader may
+# read); NULL means every type, as the route and the workflow step answer.
+_OF_TYPES = "(%(types)s::text[] IS NULL OR dag_id = ANY(%(types)s))"
+
+
+def _workflows(cur: Any, w: Window, types: list[str] | None) -> list[WorkflowCount]:
+    cur.execute(
+        f"SELECT dag_id, status, count(*) FROM saga_workflows WHERE {_OF_TYPES} GROUP BY 1, 2 ORDER BY 1, 2",
+        {"types": types},
+    )
     return [WorkflowCount(dag_id=d, status=s, count=n) for d, s, n in cur.fetchall()]
 
 
-def _waiting_by_stage(cur: Any, w: Window) -> list[StageWait]:
+def _waiting_by_stage(cur: Any, w: Window, types: list[str] | None) -> list[StageWait]:
     cur.execute(
         "SELECT dag_id, stage, count(*), extract(epoch FROM %(now)s - min(created_at)),"
         " extract(epoch FROM %(now)s - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at))"
-        " FROM approval_requests WHERE status = 'pending' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
-        {"now": w.now},
+        f" FROM approval_requests WHERE status = 'pending' AND {_OF_TYPES}"
+        " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        {"now": w.now, "types": types},
     )
     return [
         StageWait(dag_id=d, stage=s, pending=n, oldest_hours=_hours(oldest), median_hours=_hours(median))
@@ -58,13 +68,13 @@ def _waiting_by_stage(cur: Any, w: Window) -> list[StageWait]:
     ]
 
 
-def _waiting_on(cur: Any, w: Window) -> list[WaitingOn]:
+def _waiting_on(cur: Any, w: Window, types: list[str] | None) -> list[WaitingOn]:
     cur.execute(
         "SELECT coalesce(who, 'unassigned'), count(*), extract(epoch FROM %(now)s - min(created_at)),"
         " extract(epoch FROM %(now)s - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at))"
         " FROM approval_requests LEFT JOIN LATERAL unnest(assignees) AS who ON true"
-        " WHERE status = 'pending' GROUP BY 1 ORDER BY 2 DESC, 1",
-        {"now": w.now},
+        f" WHERE status = 'pending' AND {_OF_TYPES} GROUP BY 1 ORDER BY 2 DESC, 1",
+        {"now": w.now, "types": types},
     )
     return [
         WaitingOn(assignee=who, pending=n, oldest_hours=_hours(oldest), median_hours=_hours(median))
@@ -72,16 +82,15 @@ def _waiting_on(cur: Any, w: Window) -> list[WaitingOn]:
     ]
 
 
-def _overdue(cur: Any, w: Window, after_hours: float) -> Overdue:
-    cur.execute(
-        "SELECT count(*) FROM approval_requests WHERE status = 'pending' AND created_at < %s",
-        (w.overdue_before,),
-    )
+def _overdue(cur: Any, w: Window, types: list[str] | None) -> Overdue:
+    values = {"now": w.now, "before": w.overdue_before, "types": types, "limit": OVERDUE_LIST}
+    where = f"status = 'pending' AND created_at < %(before)s AND {_OF_TYPES}"
+    cur.execute(f"SELECT count(*) FROM approval_requests WHERE {where}", values)
     total = int(cur.fetchone()[0])
     cur.execute(
-        "SELECT request_id, workflow_id, dag_id, stage, assignees, extract(epoch FROM %s - created_at)"
-        " FROM approval_requests WHERE status = 'pending' AND created_at < %s ORDER BY created_at LIMIT %s",
-        (w.now, w.overdue_before, OVERDUE_LIST),
+        "SELECT request_id, workflow_id, dag_id, stage, assignees, extract(epoch FROM %(now)s - created_at)"
+        f" FROM approval_requests WHERE {where} ORDER BY created_at LIMIT %(limit)s",
+        values,
     )
     oldest = [
         OverdueApproval(
@@ -89,20 +98,22 @@ def _overdue(cur: Any, w: Window, after_hours: float) -> Overdue:
         )
         for r, wf, d, s, a, secs in cur.fetchall()
     ]
-    return Overdue(after_hours=after_hours, total=total, oldest=oldest)
+    return Overdue(after_hours=w.overdue_after_hours, total=total, oldest=oldest)
 
 
-def _compensations(cur: Any, w: Window) -> Compensations:
+def _compensations(cur: Any, w: Window, types: list[str] | None) -> Compensations:
     names = ("7d", "30d")  # the windows of include.services.dashboard.COMPENSATION_WINDOWS_DAYS
     assert tuple(w.compensations_since) == names
     cur.execute(
         "SELECT dag_id, status, count(*) FILTER (WHERE updated_at >= %(since_7d)s),"
         " count(*) FILTER (WHERE updated_at >= %(since_30d)s) FROM saga_workflows"
-        " WHERE status = ANY(%(statuses)s) AND updated_at >= %(since_30d)s GROUP BY 1, 2 ORDER BY 1, 2",
+        f" WHERE status = ANY(%(statuses)s) AND updated_at >= %(since_30d)s AND {_OF_TYPES}"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
         {
             "since_7d": w.compensations_since["7d"],
             "since_30d": w.compensations_since["30d"],
             "statuses": COMPENSATION_STATUSES,
+            "types": types,
         },
     )
     by_window: dict[str, dict[str, dict[str, int]]] = {n: {} for n in names}
@@ -112,6 +123,30 @@ def _compensations(cur: Any, w: Window) -> Compensations:
                 by_window[name].setdefault(dag_id, {})[status] = int(n)
     totals = {n: sum(sum(s.values()) for s in by_window[n].values()) for n in names}
     return Compensations(by_window=by_window, totals=totals)
+
+
+def _untimed(name: str, query: Callable[[], T]) -> T:
+    return query()
+
+
+def workflow_figures(
+    cur: Any,
+    w: Window,
+    *,
+    dag_ids: Sequence[str] | None = None,
+    timed: Callable[[str, Callable[[], Any]], Any] = _untimed,
+) -> WorkflowFigures:
+    """The dashboard's workflow figures in the caller's transaction (its snapshot), of the workflow types
+    ``dag_ids`` (None: every type). The Workflows page shows them above its list for the types its reader
+    may read."""
+    types = None if dag_ids is None else list(dag_ids)
+    return WorkflowFigures(
+        workflows=timed("workflows", lambda: _workflows(cur, w, types)),
+        waiting_by_stage=timed("waiting_by_stage", lambda: _waiting_by_stage(cur, w, types)),
+        waiting_on=timed("waiting_on", lambda: _waiting_on(cur, w, types)),
+        overdue=timed("overdue", lambda: _overdue(cur, w, types)),
+        compensations=timed("compensations", lambda: _compensations(cur, w, types)),
+    )
 
 
 def _outside_errors(cur: Any, w: Window) -> list[tuple[str, int, int]]:
@@ -140,13 +175,10 @@ def aggregate(*, overdue_after_hours: float = 48.0, now: datetime | None = None)
 
     def work(cur: Any) -> Dashboard:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        figures = workflow_figures(cur, w, timed=timed)
         return Dashboard(
             generated_at=w.now,
-            workflows=timed("workflows", lambda: _workflows(cur, w)),
-            waiting_by_stage=timed("waiting_by_stage", lambda: _waiting_by_stage(cur, w)),
-            waiting_on=timed("waiting_on", lambda: _waiting_on(cur, w)),
-            overdue=timed("overdue", lambda: _overdue(cur, w, overdue_after_hours)),
-            compensations=timed("compensations", lambda: _compensations(cur, w)),
+            **dict(figures),
             outside_errors_window_hours=ERROR_RATE_WINDOW_HOURS,
             outside_errors=error_rates(timed("outside_errors", lambda: _outside_errors(cur, w))),
             lead_funnel=lead_funnel(timed("lead_funnel", lambda: _lead_counts(cur, w))),

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from execution_plane.ui.states import WaitKind
+from include.services.dashboard import WorkflowFigures
 
 
 class WorkflowType(BaseModel):
@@ -57,6 +58,10 @@ class WorkflowList(BaseModel):
     items: list[WorkflowItem]
     types: list[WorkflowType] = Field(description="the workflow types this user may read")
     waiting_on: list[str] = Field(description="who and what running workflows wait on now")
+    overview: WorkflowFigures = Field(
+        description="the dashboard aggregation's workflow figures for the selected types (the type filter"
+        " only: the whole picture the other filters narrow)"
+    )
     query_ms: dict[str, float]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -15,7 +16,8 @@ from execution_plane.ui import charts
 from execution_plane.ui.filters import MAX_PAGE_SIZE, ORDERS, ListFilters
 from execution_plane.ui.models import Charts, WorkflowDetail, WorkflowList
 from execution_plane.ui.queries import AGE_BUCKETS, ApproverAges, StageTimes, WeekCounts
-from execution_plane.ui.states import LABELS, STATUS_FILTERS
+from execution_plane.ui.states import LABELS, STATES, STATUS_FILTERS
+from include.services.dashboard import WorkflowFigures
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZES = (25, 50, 100, MAX_PAGE_SIZE)
@@ -55,6 +57,78 @@ def _render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
+@dataclass(frozen=True)
+class GlanceLink:
+    label: str
+    count: int
+    href: str | None
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The list's "at a glance" line: the dashboard aggregation's figures for the selected types, each a link
+    to the list of what it counts."""
+
+    statuses: list[GlanceLink]
+    approvals_pending: int
+    oldest_hours: float | None
+    approvers: list[GlanceLink]
+    overdue: GlanceLink
+    compensated_7d: int
+    compensated_30d: int
+
+
+GLANCE_APPROVERS = 8
+# The saga says "running" for a workflow that works and for one that waits: the list shows both.
+_RUNNING_STATES = ("running", "waiting")
+
+
+def glance(figures: WorkflowFigures, filters: ListFilters, page: str) -> Glance:
+    def href(**only: object) -> str:
+        kept = ListFilters(
+            type=filters.type,
+            overdue_after_hours=filters.overdue_after_hours,
+            order=filters.order,
+            page_size=filters.page_size,
+        )
+        return f"{page}/?{urlencode(kept.query(**only))}"
+
+    by_status: dict[str, int] = defaultdict(int)
+    for row in figures.workflows:
+        by_status[row.status] += row.count
+    order = {state: i for i, state in enumerate(STATES)}
+    statuses = [
+        GlanceLink(
+            label=LABELS.get(status, status),
+            count=count,
+            href=href(status=_RUNNING_STATES if status == "running" else (status,))
+            if status in STATUS_FILTERS
+            else None,
+            css=f"s-{status}",
+        )
+        for status, count in sorted(by_status.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    ]
+    approvers = [
+        GlanceLink(
+            label=w.assignee,
+            count=w.pending,
+            href=None if w.assignee == "unassigned" else href(waiting_on=w.assignee),
+        )
+        for w in figures.waiting_on[:GLANCE_APPROVERS]
+    ]
+    stages = figures.waiting_by_stage
+    return Glance(
+        statuses=statuses,
+        approvals_pending=sum(s.pending for s in stages),
+        oldest_hours=max((s.oldest_hours for s in stages), default=None),
+        approvers=approvers,
+        overdue=GlanceLink(label="overdue", count=figures.overdue.total, href=href(overdue=True)),
+        compensated_7d=figures.compensations.totals.get("7d", 0),
+        compensated_30d=figures.compensations.totals.get("30d", 0),
+    )
+
+
 def list_page(data: WorkflowList, filters: ListFilters, page: str, ms: float) -> str:
     def link(**changes: object) -> str:
         return f"{page}/?{urlencode(filters.query(**changes))}"
@@ -73,6 +147,7 @@ def list_page(data: WorkflowList, filters: ListFilters, page: str, ms: float) ->
         link=link,
         export=f"{page}/export.csv?{urlencode(filters.query(page=1))}",
         shown=(first, filters.offset + len(data.items)),
+        glance=glance(data.overview, filters, page),
         ms=ms,
     )
 

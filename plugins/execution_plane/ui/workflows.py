@@ -24,7 +24,7 @@ from urllib.parse import quote
 from execution_plane.catalog import WorkflowClass, by_dag_id
 from execution_plane.saga import records
 from execution_plane.saga.keys import WORKFLOW_ID_PATTERN, compensation_run_id, split_workflow_id
-from execution_plane.services import db
+from execution_plane.services import dashboard, db
 from execution_plane.services.errors import ServiceError
 from execution_plane.ui import queries
 from execution_plane.ui.filters import DEFAULT_OVERDUE_AFTER_HOURS, FilterError, ListFilters
@@ -46,6 +46,7 @@ from execution_plane.ui.models import (
 )
 from execution_plane.ui.parked import ParkedWait, parked_waits
 from execution_plane.ui.states import LABELS, WAITING, state_of
+from include.services.dashboard import windows
 
 T = TypeVar("T")
 COMPENSATION_DAG = "saga_compensation"
@@ -239,6 +240,12 @@ def list_page(user: Any, filters: ListFilters, links: Links) -> WorkflowList:
         items = timer("rows_ms", lambda: context.items(cur, rows))
         approvers = timer("options_ms", lambda: queries.approvers_waited_on(cur, selected))
         on_parked = {who for w in waits if w.dag_id in selected for who in w.who if who}
+        overview = dashboard.workflow_figures(
+            cur,
+            windows(now, overdue_after_hours=filters.overdue_after_hours),
+            dag_ids=selected,
+            timed=lambda name, query: timer(f"overview_{name}_ms", query),
+        )
         return WorkflowList(
             total=total,
             page=filters.page,
@@ -247,6 +254,7 @@ def list_page(user: Any, filters: ListFilters, links: Links) -> WorkflowList:
             items=items,
             types=types,
             waiting_on=sorted(set(approvers) | on_parked),
+            overview=overview,
             query_ms=timer.ms,
         )
 

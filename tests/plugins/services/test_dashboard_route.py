@@ -148,3 +148,27 @@ def test_the_task_function_gives_the_same_dashboard(rows: str) -> None:
         "compensated",
         "compensation_failed",
     }
+
+
+def test_the_workflow_figures_narrowed_to_some_types_count_only_theirs(rows: str) -> None:
+    """What the Workflows page shows above its list: the same queries, of the types its reader may read, in
+    the caller's transaction. The whole dashboard answers the same figures for those types."""
+    from datetime import UTC, datetime
+
+    from execution_plane.services import dashboard, db
+    from include.services.dashboard import windows
+
+    now = datetime.now(UTC)
+    whole = dashboard.aggregate(overdue_after_hours=48, now=now)
+    mine = db.transaction(lambda cur: dashboard.workflow_figures(cur, windows(now), dag_ids=[rows]))
+    assert {w.dag_id for w in mine.workflows} == {rows}
+    assert mine.workflows == [w for w in whole.workflows if w.dag_id == rows]
+    assert mine.waiting_by_stage == [s for s in whole.waiting_by_stage if s.dag_id == rows]
+    assert {w.assignee: w.pending for w in mine.waiting_on} == {f"alice-{rows[5:]}": 2, f"bob-{rows[5:]}": 1}
+    assert mine.overdue.total == 1 and {o.dag_id for o in mine.overdue.oldest} == {rows}
+    assert mine.compensations.totals == {"7d": 1, "30d": 2}
+    assert mine.compensations.by_window == {
+        name: {rows: by_type[rows]} for name, by_type in whole.compensations.by_window.items()
+    }
+    none = db.transaction(lambda cur: dashboard.workflow_figures(cur, windows(now), dag_ids=[]))
+    assert (none.workflows, none.waiting_on, none.overdue.total) == ([], [], 0)

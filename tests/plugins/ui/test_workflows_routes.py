@@ -302,3 +302,74 @@ def test_the_charts(client: TestClient, tokens: dict[str, str], data: Dataset) -
     assert waiting[f"alice_{data.tag}"]["2-7 days"] == 1 and waiting[f"bob_{data.tag}"]["under 1 day"] == 1
     html = get(client, tokens["viewer"], "/charts", type=data.a).text
     assert html.count("<svg") == 3 and "manager_approval (2)" in html
+
+
+# ------------------------------------------------------------------------------------------- at a glance
+def test_the_glance_is_the_dashboard_aggregation_of_the_readable_types_and_agrees_with_the_list(
+    client: TestClient, tokens: dict[str, str], data: Dataset
+) -> None:
+    """The figures above the list come from the dashboard aggregation service (its workflow figures, narrowed
+    to the selected types the reader may read); every count is the list's total behind its link."""
+    body = get(client, tokens["viewer"], "/api/workflows", type=[data.a, data.b]).json()
+    overview = body["overview"]
+    by_status: dict[str, int] = {}
+    for row in overview["workflows"]:
+        assert row["dag_id"] in (data.a, data.b)
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
+    assert by_status == {"running": 5, "completed": 1, "compensated": 1, "rejected": 1}
+    assert {w["assignee"]: w["pending"] for w in overview["waiting_on"]} == {
+        f"alice_{data.tag}": 1,
+        f"bob_{data.tag}": 1,
+    }
+    assert overview["overdue"]["total"] == 1  # alice's, open 72 h; bob's is 2 h old
+    assert overview["overdue"]["oldest"][0]["workflow_id"] == data.wf("approval")
+    assert overview["compensations"]["totals"] == {"7d": 1, "30d": 1}
+    assert {k for k in body["query_ms"] if k.startswith("overview_")} == {
+        f"overview_{q}_ms"
+        for q in ("workflows", "waiting_by_stage", "waiting_on", "overdue", "compensations")
+    }
+
+    # The page's glance links to the list of what each figure counts: following each gives that count.
+    import re
+    from html import unescape
+    from urllib.parse import parse_qsl, urlsplit
+
+    html = get(client, tokens["viewer"], "/", type=[data.a, data.b]).text
+    glance = html[html.index('<section id="glance"') : html.index("</section>")]
+    links = re.findall(r'<a (?:id="[^"]*" )?class="[^"]*" href="([^"]+)">([^<]+)</a>', glance)
+    links += re.findall(r'<a href="([^"]+)">([^<]+)</a> (\d+)', glance)
+    followed = {}
+    for href, label, *count in links:
+        query = parse_qsl(urlsplit(unescape(href)).query)
+        response = client.get(URL_PREFIX + "/api/workflows", params=query, headers=bearer(tokens["viewer"]))
+        assert response.status_code == 200, (href, response.text)
+        followed[label.strip()] = (response.json()["total"], count[0] if count else None)
+    assert followed == {
+        "Running 5": (5, None),
+        "Completed 1": (1, None),
+        "Compensated 1": (1, None),
+        "Rejected 1": (1, None),
+        f"alice_{data.tag}": (1, "1"),
+        f"bob_{data.tag}": (1, "1"),
+        "1 overdue": (2, None),  # the list's overdue also holds the partner wait past its expiry
+    }
+    assert "Approvals waiting: <strong>2</strong> (oldest 3 d), on" in glance
+    assert "Compensated in the last 7 days: 1, 30 days: 1." in glance
+
+
+def test_the_glance_counts_only_what_the_reader_may_read(
+    client: TestClient, tokens: dict[str, str], data: Dataset
+) -> None:
+    overview = get(client, tokens["outsider"], "/api/workflows", q=data.tag).json()["overview"]
+    assert data.b not in {row["dag_id"] for row in overview["workflows"]}
+    assert f"bob_{data.tag}" not in {w["assignee"] for w in overview["waiting_on"]}
+    assert {
+        r["count"] for r in overview["workflows"] if r["dag_id"] == data.a and r["status"] == "running"
+    } == {4}
+    only_b = get(client, tokens["viewer"], "/api/workflows", type=data.b).json()["overview"]
+    assert {(r["dag_id"], r["status"], r["count"]) for r in only_b["workflows"]} == {
+        (data.b, "running", 1),
+        (data.b, "rejected", 1),
+    }
+    assert [w["assignee"] for w in only_b["waiting_on"]] == [f"bob_{data.tag}"]
+    assert only_b["overdue"]["total"] == 0 and only_b["compensations"]["totals"] == {"7d": 0, "30d": 0}
