@@ -366,11 +366,35 @@ def may_not_read_the_dag(live: Any, tag: str) -> Iterator[tuple[str, str | None]
         yield ANALYST, None
 
 
+def a_workflow_of(live: Any, business_db: Any, dag_id: str, conf: dict[str, Any]) -> None:
+    """At least one workflow of ``dag_id`` in the business database (the page lists a type only when it has
+    workflows): started through the REST API when this stack has none yet (this module run alone), and left
+    parked at its first wait."""
+
+    def present() -> bool:
+        with business_db.cursor() as cur:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM saga_workflows WHERE dag_id = %s)", (dag_id,))
+            return bool(cur.fetchone()[0])
+
+    if present():
+        return
+    resp = live.airflow.trigger(dag_id, f"e2e__{conf['request_id']}", conf)
+    assert resp.status_code == 200, resp.text
+    deadline = time.monotonic() + WAIT_S
+    while not present():
+        assert time.monotonic() < deadline, f"no {dag_id} workflow registered within {WAIT_S} s"
+        time.sleep(0.5)
+
+
 def test_a_user_who_may_not_read_the_dag_sees_none_of_its_workflows(
-    live: Any, browser: Any, probes: dict[str, str]
+    live: Any, browser: Any, probes: dict[str, str], business_db: Any
 ) -> None:
     shots = Shots()
     tag = probes["rejected"].rsplit("-", 1)[0]
+    if ep_env.uses_fab():  # the reader below may read partner_approval: the page must have one to offer
+        request_id = f"pa-{uuid.uuid4().hex[:10]}"  # not the probes' tag, which the listing searches
+        conf = {"request_id": request_id, "partner_id": f"P-{request_id}", "requested_by": "e2e"}
+        a_workflow_of(live, business_db, "partner_approval", conf)
     listing = f"{live.api_url}/workflows/?q={tag}"
     one = f"{live.api_url}/workflows/w/{DAG}:{probes['approved']}"
     with signed_in(browser, live, ANALYST) as page:

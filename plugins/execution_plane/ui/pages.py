@@ -72,7 +72,7 @@ class Glance:
 
     statuses: list[GlanceLink]
     approvals_pending: int
-    oldest_hours: float | None
+    oldest: str | None
     approvers: list[GlanceLink]
     overdue: GlanceLink
     compensated_7d: int
@@ -118,10 +118,13 @@ def glance(figures: WorkflowFigures, filters: ListFilters, page: str) -> Glance:
         for w in figures.waiting_on[:GLANCE_APPROVERS]
     ]
     stages = figures.waiting_by_stage
+    oldest_s = max((s.oldest_hours for s in stages), default=None)
+    if oldest_s is not None:
+        oldest_s *= 3600  # the dashboard's hours have two decimals: 36 s steps
     return Glance(
         statuses=statuses,
         approvals_pending=sum(s.pending for s in stages),
-        oldest_hours=max((s.oldest_hours for s in stages), default=None),
+        oldest=None if oldest_s is None else "under a minute" if oldest_s < 60 else charts.duration(oldest_s),
         approvers=approvers,
         overdue=GlanceLink(label="overdue", count=figures.overdue.total, href=href(overdue=True)),
         compensated_7d=figures.compensations.totals.get("7d", 0),
