@@ -8,9 +8,10 @@
 What every durable DAG has, set here once: the workflow's business key ``request_id`` (first param),
 ``schedule=None``, ``catchup=False``, owner and retries with backoff (``execution_plane.defaults``), its
 inventory class tag first, ``max_active_runs`` high enough for hundreds of parked runs (a parked run holds
-no slot), the failure callback that starts compensation, and the ``ep`` template macro: the id functions of
-``execution_plane.saga.keys`` (``{{ ep.workflow_id(dag.dag_id, params.request_id) }}``), so templates and
-Python derive ids the same way.
+no slot), the failure callback that starts compensation, its first steps in the pool ``workflow_starts`` (a
+burst of new workflows leaves worker slots to the ones under way: ``execution_plane.durable.starts``), and
+the ``ep`` template macro: the id functions of ``execution_plane.saga.keys``
+(``{{ ep.workflow_id(dag.dag_id, params.request_id) }}``), so templates and Python derive ids the same way.
 
 ``crm_start=True`` lets the CRM webhook start the workflow (the DAG carries the tag ``crm_startable``; the
 webhook validates the event's payload against the DAG's own params). ``fails_before_effects`` names tasks
@@ -30,6 +31,7 @@ from airflow.sdk import Param, dag
 from execution_plane.compat import fail_fast as fail_fast_compat
 from execution_plane.compat import trigger_start
 from execution_plane.defaults import default_args, tags_for
+from execution_plane.durable import starts
 from execution_plane.durable.params import id_param
 from execution_plane.saga import keys
 
@@ -115,6 +117,7 @@ def durable_workflow(
             fail_fast_compat.check_outcome_teardown(built)
             trigger_start.check_dag(built)
             check_quiet_parking(built)
+            starts.pool_first_steps(built)
             return built
 
         return build
