@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 STARTS_POOL = "workflow_starts"
-DEFAULT_POOL = "default_pool"
+DEFAULT_POOL = "default_pool"  # Airflow's DEFAULT_POOL_NAME (defined in a private module of the Task SDK)
 
 
 def is_wait(task: Any) -> bool:
