@@ -189,7 +189,8 @@ def parked_workflows_rows(pw: dict[str, Any] | None) -> list[str]:
         base += f"; patch off, {before['parked']} parked: {_pp(before['resume_next_task_finished'])}"
     rows.append(
         f"| 4a | {WORKFLOWS_PARKED_N:,} parked workflows: answer/event -> next task finished | "
-        f"{_pp(loaded['resume_next_task_finished']) if loaded else 'n/a'} | {base} | {ratio}x (p95) | "
+        f"{_pp(loaded['resume_next_task_finished']) if loaded else 'n/a'} | {base} | "
+        f"{f'{ratio}x (p95)' if ratio is not None else 'n/a'} | "
         f"p95 within {WORKFLOWS_P95_MAX_RATIO}x of none parked | "
         f"{_met(_at_most(ratio, WORKFLOWS_P95_MAX_RATIO))} | |"
     )
@@ -200,7 +201,8 @@ def parked_workflows_rows(pw: dict[str, Any] | None) -> list[str]:
         f"{loaded['idle']['postgres_cpu_pct'] if loaded else 'n/a'} %) | none parked "
         f"{empty['idle']['scheduler_cpu_pct'] if empty else 'n/a'} %"
         + (f"; patch off: {before['idle']['scheduler_cpu_pct']} %" if before else "")
-        + f" | +{above} points | <= +{WORKFLOWS_IDLE_CPU_ABOVE_EMPTY_MAX_PCT:.0f} points | "
+        + f" | {f'+{above} points' if above is not None else 'n/a'} | "
+        f"<= +{WORKFLOWS_IDLE_CPU_ABOVE_EMPTY_MAX_PCT:.0f} points | "
         f"{_met(_at_most(above, WORKFLOWS_IDLE_CPU_ABOVE_EMPTY_MAX_PCT))} | |"
     )
     burst = pw.get("burst")

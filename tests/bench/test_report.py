@@ -226,3 +226,18 @@ def test_a_result_from_before_provenance_says_it_was_not_recorded() -> None:
     del old["machine"]["cpu_model"]
 
     assert "Code, Airflow version and CPU model: not recorded" in report.markdown(old)
+
+
+def test_parked_workflow_rows_of_a_run_without_the_1000_point_say_not_measured() -> None:
+    """A run of the burst alone (points 20): no ratio, no CPU difference; the cells say n/a, never 'Nonex' or
+    '+None' (as bench-20261206T181500Z.md printed them)."""
+    from bench.report import parked_workflows_rows
+
+    summary = {"n": 5, "p50": 3.01, "p95": 3.88}
+    point = {"parked": 20, "resume_next_task_finished": summary, "idle": {"scheduler_cpu_pct": 21.8}}
+    rows = parked_workflows_rows({"curve": [point], "before": {**point, "idle": {"scheduler_cpu_pct": 72.8}}})
+    assert len(rows) == 2
+    assert "None" not in "".join(rows)
+    cells = [[c.strip() for c in row.split("|")] for row in rows]
+    assert cells[0][5] == "n/a" and cells[0][7] == "n/a"  # ratio, met
+    assert cells[1][5] == "n/a" and cells[1][7] == "n/a"  # points above empty, met
