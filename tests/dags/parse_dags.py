@@ -18,6 +18,7 @@ def main(dag_folder: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     from devtools.dag_files import dag_files
+    from execution_plane.sensors.external_event import ExternalEventSensor
 
     # As Airflow's bundle DAG bag does: the bundle's root is importable (the workflows' packages). This
     # script's own folder (tests/dags, first on sys.path) holds the tests' `workflows` package: not that one.
@@ -54,6 +55,10 @@ def main(dag_folder: Path) -> None:
                             "retries": t.retries,
                             "retry_exponential_backoff": bool(t.retry_exponential_backoff),
                             "owner": t.owner,
+                            # An outside-event wait: whether it ends its task without a worker.
+                            "event_wait_ends_task": t.end_task
+                            if isinstance(t, ExternalEventSensor)
+                            else None,
                         }
                         for t in dag.tasks
                     },

@@ -83,6 +83,24 @@ def test_dag_rules(report: dict[str, dict[str, object]], dag_file: str) -> None:
             assert "type" in schema, f"{dag_id}: param {name!r} has no JSON-schema type"
 
 
+def test_every_outside_event_wait_ends_its_task_without_a_worker(
+    report: dict[str, dict[str, object]],
+) -> None:
+    """What the README promises of the shipped DAGs' waits: the ingress (or the trigger) ends the waiting task
+    itself (``end_task``), no worker resumes it. Fourteen waits of signature_commitment, geo_expansion_launch,
+    meeting_booking and outreach_sequence resumed on a worker until 2026-12-06, a workaround for the end
+    event's doubly encoded XComs that execution_plane.compat.trigger_xcoms had made unnecessary."""
+    waits = {
+        f"{dag_id}.{task_id}": task["event_wait_ends_task"]
+        for entry in report.values()
+        for dag_id, dag in entry["dags"].items()  # type: ignore[attr-defined]
+        for task_id, task in dag["tasks"].items()
+        if task["event_wait_ends_task"] is not None
+    }
+    assert "signature_commitment.wait_for_signature" in waits and len(waits) >= 30, sorted(waits)
+    assert [name for name, ends in waits.items() if not ends] == []
+
+
 @pytest.mark.parametrize("dag_file", DAG_IDS)
 def test_dag_is_in_catalog_with_its_class_tag(report: dict[str, dict[str, object]], dag_file: str) -> None:
     for dag_id, dag in report[dag_file]["dags"].items():  # type: ignore[union-attr]

@@ -95,11 +95,6 @@ from workflows.geo_expansion_launch.common import (
 )
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-# Each outside wait (regulator, contract child, region) resumes its task on a worker, which returns the
-# outcome: when the triggerer or the ingress ends the task itself (end_task), Airflow 3.3.2 stores the end
-# event's XComs JSON-encoded once more and the step after the wait reads a string instead of the outcome
-# (seen live on 2026-12-05: route_regulatory_decision failed with 'str' object has no attribute 'get').
-RESUME_ON_WORKER = {"end_task": False}
 PARTNER = {
     "type": "object",
     "additionalProperties": False,
@@ -203,7 +198,6 @@ def geo_expansion_launch() -> None:
         correlation_key=filed["correlation_key"],
         event_types=REGULATOR_DECISION_EVENTS,
         timeout_at=filed["decide_by"],
-        **RESUME_ON_WORKER,
     )
     filed >> regulator
     decision = regulatory.route_regulatory_decision(regulator.output, filed)
@@ -214,9 +208,7 @@ def geo_expansion_launch() -> None:
     @task_group(group_id="partner_contracts")
     def partner_contract(partner: dict[str, Any]) -> Any:
         started = contracts.start_partner_contract(partner)
-        signed = wait_for_child(
-            "contract_signed", started=started, timeout_at=started["wait_until"], **RESUME_ON_WORKER
-        )
+        signed = wait_for_child("contract_signed", started=started, timeout_at=started["wait_until"])
         started >> signed
         return contracts.contract_outcome(signed.output, started)
 
@@ -228,7 +220,6 @@ def geo_expansion_launch() -> None:
         correlation_key=region["correlation_key"],
         event_types=REGION_EVENTS,
         timeout_at=region["ready_by"],
-        **RESUME_ON_WORKER,
     )
     region >> region_ready
     provisioned = infrastructure.provision_market(region_ready.output, region)

@@ -44,10 +44,6 @@ CALCOM_USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TIME_ZONE = r"^(?:UTC|[A-Z][A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)$"
 PHONE = r"^$|^\+(?:[1-9][0-9]{6,14})$"
 MESSAGES_KEY = "{{ ep.correlation_key(ep.workflow_id(dag.dag_id, params.request_id), 'messages') }}"
-# The answer's wait resumes its task on a worker, which returns the outcome: when the triggerer or the ingress
-# ends the task itself (end_task), Airflow 3.3.2 stores the end event's XComs JSON-encoded once more and
-# ``confirm`` reads a string instead of the outcome (seen live on 2026-12-05).
-RESUME_ON_WORKER = {"end_task": False}
 
 
 @durable_workflow(
@@ -103,7 +99,6 @@ def meeting_booking() -> None:
                 event_types=RECIPIENT_EVENTS,
                 timeout_at=proposed["respond_by"],
                 after_received_at=proposed["after"],
-                **RESUME_ON_WORKER,
             )
             confirmed = negotiation.confirm.override(task_id="confirm")(answer.output, round_no)
             booked = booking.book.override(task_id="book")(confirmed, round_no)

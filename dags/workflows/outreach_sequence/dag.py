@@ -71,10 +71,6 @@ CAMPAIGNS = ("partnership_intro", "product_demo")  # domain.CAMPAIGNS
 CHANNELS = ("whatsapp", "email", "sms")  # domain.CHANNELS
 HHMM = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
 MESSAGES_KEY = "{{ ep.correlation_key(ep.workflow_id(dag.dag_id, params.request_id), 'messages') }}"
-# Each wait resumes its task on a worker, which returns the outcome: when the triggerer or the ingress ends
-# the task itself (end_task), Airflow 3.3.2 stores the end event's XComs JSON-encoded once more and the step
-# after the wait reads a string instead of the outcome (seen live on 2026-12-05).
-RESUME_ON_WORKER = {"end_task": False}
 
 
 @durable_workflow(
@@ -142,7 +138,6 @@ def outreach_sequence() -> None:
                 correlation_key=MESSAGES_KEY,
                 event_types=RECIPIENT_EVENTS,
                 timeout_at=previous["send_at"],
-                **RESUME_ON_WORKER,
             )
             due = sending.due.override(task_id="due")(waited.output, step_no)
             ended.append(EmptyOperator(task_id="ended"))
@@ -163,9 +158,7 @@ def outreach_sequence() -> None:
         no_reply=finished,
         undeliverable=replies.undeliverable(),
     )
-    booked = wait_for_child(
-        "meeting_wait", started=started, timeout_at=started["wait_until"], **RESUME_ON_WORKER
-    )
+    booked = wait_for_child("meeting_wait", started=started, timeout_at=started["wait_until"])
     started >> booked
     outcome = meeting.meeting_outcome(booked.output, started)
     [handed, outcome, finished] >> complete(trigger_rule="one_success")

@@ -99,10 +99,6 @@ def signature_commitment() -> None:
         correlation_key=sent["correlation_key"],
         event_types=SIGNATURE_EVENTS,
         timeout_at=sent["sign_by"],
-        # Resumed on a worker, which returns the outcome: when the triggerer or the ingress ends the task
-        # itself (end_task), Airflow 3.3.2 stores the end event's XComs JSON-encoded once more and
-        # route_signature reads a string (seen live on 2026-12-05).
-        end_task=False,
     )
     sent >> wait
     routed = signed.route_signature(wait.output)
