@@ -27,8 +27,7 @@ def evaluate(run: Run, received: dict[str, Any]) -> dict[str, Any]:
 
     application = application_of(run)
     with run.saga as saga:
-        hook = SanctionsHook()
-        try:
+        with SanctionsHook() as hook:
             screened = saga.call(
                 "sanctions_screening",
                 side_effect="sanctions.screen",
@@ -41,8 +40,6 @@ def evaluate(run: Run, received: dict[str, Any]) -> dict[str, Any]:
                     idempotency_key=key,
                 ),
             )
-        finally:
-            hook.close()
         screening = Screening.model_validate(screened)
         # The trust score service, the same computation as POST /services/trust-scores: the applicant's
         # earlier onboardings (by affiliate id) and the screening's flags; stored by subject (an upsert).

@@ -181,11 +181,8 @@ def close_account(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
     """Close the affiliate account (final at the platform; already closed counts as done)."""
     from execution_plane.hooks.affiliates import AffiliatePlatformHook
 
-    hook = AffiliatePlatformHook()
-    try:
+    with AffiliatePlatformHook() as hook:
         return hook.close_account(args["account_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @compensation("affiliate_onboarding.deactivate_links")
@@ -193,11 +190,8 @@ def deactivate_links(saga: Saga, args: dict[str, Any], reason: str, key: str) ->
     """Deactivate the tracking links: a click no longer credits anyone."""
     from execution_plane.hooks.affiliates import AffiliatePlatformHook
 
-    hook = AffiliatePlatformHook()
-    try:
+    with AffiliatePlatformHook() as hook:
         return hook.deactivate_links(args["link_set_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @compensation("affiliate_onboarding.remove_payout_profile")
@@ -205,11 +199,8 @@ def remove_payout_profile(saga: Saga, args: dict[str, Any], reason: str, key: st
     """Remove the payout profile at the provider: nothing can be paid out to it any more."""
     from execution_plane.hooks.affiliates import PayoutsHook
 
-    hook = PayoutsHook()
-    try:
+    with PayoutsHook() as hook:
         return hook.remove_profile(args["profile_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 # ----------------------------------------------------------------------------- payout verification
@@ -228,11 +219,8 @@ def payout_outcome(run: Run, outcome: dict[str, Any], provisioned: dict[str, Any
         status = str(event["event_type"]).removeprefix("payout_profile.")
         detail = payload.get("reason")
     else:
-        hook = PayoutsHook()
-        try:
+        with PayoutsHook() as hook:
             found = hook.get_profile(profile_id)
-        finally:
-            hook.close()
         status, detail = str(found.get("status")), found.get("reason")
         if status == "verified":
             log.warning("payout profile %s is verified but its webhook never came", profile_id)
@@ -260,8 +248,7 @@ def activate(run: Run, provisioned: dict[str, Any]) -> dict[str, Any]:
 
     account_id = provisioned["account_id"]
     with run.saga as saga:
-        hook = AffiliatePlatformHook()
-        try:
+        with AffiliatePlatformHook() as hook:
             saga.call(
                 "account_activation",
                 side_effect="affiliates.activate_account",
@@ -269,8 +256,6 @@ def activate(run: Run, provisioned: dict[str, Any]) -> dict[str, Any]:
                 call=lambda key: hook.activate_account(account_id, idempotency_key=key),
             )
             links = hook.get_links(provisioned["link_set_id"])["links"]
-        finally:
-            hook.close()
 
         def write(cur: Any) -> dict[str, Any]:
             set_status(cur, saga.workflow_id, "active")

@@ -114,8 +114,7 @@ def _stored_documents(deal_id: str, kinds: Sequence[str]) -> tuple[list[Any], li
     finally:
         conn.close()
     documents, skipped = list(records_read), []
-    hook = DocstoreHook()
-    try:
+    with DocstoreHook() as hook:
         for (workflow_id, _), doc in sorted(newest.items()):
             title = f"{_title(doc.kind)} of {workflow_id}"
             read = text_document(kind=doc.kind, title=title, source=doc.uri, data=hook.get_object(doc.sha256))
@@ -123,8 +122,6 @@ def _stored_documents(deal_id: str, kinds: Sequence[str]) -> tuple[list[Any], li
                 skipped.append({"title": title, "sha256": doc.sha256, "reason": read})
             else:
                 documents.append(read)
-    finally:
-        hook.close()
     return documents, skipped
 
 

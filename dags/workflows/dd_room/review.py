@@ -174,11 +174,8 @@ def archive_memo(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dic
     holders = saga.live_holders("dd_room.archive_memo", sha256=args["sha256"])
     if holders:
         return {"kept": args["sha256"], "still_used_by": holders}
-    hook = DocstoreHook()
-    try:
+    with DocstoreHook() as hook:
         return hook.archive(args["sha256"], idempotency_key=key)
-    finally:
-        hook.close()
 
 
 # ----------------------------------------------------------------------------- decision: proceed
@@ -191,8 +188,7 @@ def close_preparation(run: Run, started: dict[str, Any], memo: dict[str, Any]) -
     deal_id = str(params["deal_id"])
     decision = run.decision("ic_review") or {}
     with run.saga as saga:
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "crm_deal_closing",
                 side_effect="crm.update_deal",
@@ -204,8 +200,6 @@ def close_preparation(run: Run, started: dict[str, Any], memo: dict[str, Any]) -
                     idempotency_key=key,
                 ),
             )
-        finally:
-            crm.close()
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(

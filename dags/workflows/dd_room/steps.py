@@ -68,8 +68,7 @@ def dd_initiated(run: Run) -> dict[str, Any]:
     room_id = room_id_for(str(params["request_id"]))
     with run.saga as saga:
         saga.register()
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
 
             def record(cur: Any) -> dict[str, Any]:
                 # The CRM read is part of the step: a retry replays what the DD started with.
@@ -121,10 +120,7 @@ def dd_initiated(run: Run) -> dict[str, Any]:
                     "crm.set_deal_status", {"deal_id": deal_id, "status": CRM_TERMINATED_STATUS}
                 ),
             )
-        finally:
-            crm.close()
-        docstore = DocstoreHook()
-        try:
+        with DocstoreHook() as docstore:
             saga.call(
                 "room_opened",
                 side_effect="docstore.create_room",
@@ -134,8 +130,6 @@ def dd_initiated(run: Run) -> dict[str, Any]:
                 ),
                 compensation=Compensation("docstore.archive_room", {"room_id": room_id}),
             )
-        finally:
-            docstore.close()
         # The first contact with the target carries the undo "tell them it is off": a target hears about a
         # termination once, and only a target that heard about the DD at all.
         saga.send_message(
@@ -235,11 +229,8 @@ def collect(run: Run, started: dict[str, Any], workstream: str) -> dict[str, Any
     with run.saga as saga:
 
         def write(cur: Any) -> dict[str, Any]:
-            hook = DocstoreHook()
-            try:
+            with DocstoreHook() as hook:
                 raw = hook.room_documents(room_id, workstream)
-            finally:
-                hook.close()
             documents = [
                 {
                     "doc_id": d.get("document_id"),
@@ -252,13 +243,10 @@ def collect(run: Run, started: dict[str, Any], workstream: str) -> dict[str, Any
                 if d.get("workstream", workstream) == workstream
             ]
             if workstream == "financial":
-                fin = FinancialsHook()
-                try:
+                with FinancialsHook() as fin:
                     documents.append(
                         financials_document(started["company_id"], fin.company(started["company_id"]))
                     )
-                finally:
-                    fin.close()
             cur.execute(
                 "UPDATE dd_workstreams SET status = 'collected', documents = %s, updated_at = now()"
                 " WHERE workflow_id = %s AND workstream = %s",

@@ -114,13 +114,10 @@ def flag_off(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[st
     """Roll back the canary: the market's launch flag off, for every user of the market."""
     from execution_plane.hooks.flags import FlagsHook
 
-    hook = FlagsHook()
-    try:
+    with FlagsHook() as hook:
         result = hook.set_rollout(
             args["flag_key"], args["market"], enabled=False, rollout_pct=0, idempotency_key=key
         )
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE geo_launches SET share_pct = 0, updated_at = now() WHERE workflow_id = %s",
@@ -138,19 +135,15 @@ def notify_exposed_users(saga: Saga, args: dict[str, Any], reason: str, key: str
     from execution_plane.hooks.notify import NotifyHook
     from workflows.geo_expansion_launch.domain import LaunchPlan, users_rollback_notice
 
-    flags = FlagsHook()
-    try:
+    with FlagsHook() as flags:
         users = flags.exposures(args["flag_key"], args["market"])
-    finally:
-        flags.close()
     if not users:
         return {"notified": 0, "recipients": 0, "note": "nobody saw the market"}
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute("SELECT plan FROM geo_launches WHERE workflow_id = %s", (saga.workflow_id,))
         plan = LaunchPlan.model_validate(cur.fetchone()[0])
     message = users_rollback_notice(plan)
-    hook = NotifyHook()
-    try:
+    with NotifyHook() as hook:
         sent = hook.notify(
             key,
             user_ids=users,
@@ -159,8 +152,6 @@ def notify_exposed_users(saga: Saga, args: dict[str, Any], reason: str, key: str
             template="geo_early_access_ended",
             idempotency_key=key,
         )
-    finally:
-        hook.close()
     return {"campaign_id": key, "recipients": sent["recipients"], "notified": sent["notified"]}
 
 
@@ -169,11 +160,8 @@ def disable_market(saga: Saga, args: dict[str, Any], reason: str, key: str) -> d
     """Disable the market: its tenant stops serving (the launch flag is already off)."""
     from execution_plane.hooks.infra import InfraHook
 
-    hook = InfraHook()
-    try:
+    with InfraHook() as hook:
         return hook.disable_tenant(args["tenant_id"], idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @routed_step
@@ -192,11 +180,8 @@ def evaluate_canary(run: Run, round_no: int) -> dict[str, Any]:
     plan = plan_of(run)
     flag_key = plan.flag_key(run.request_id)
     window = round_window(run, round_no)
-    hook = MetricsHook()
-    try:
+    with MetricsHook() as hook:
         summary = hook.cohort_summary(flag_key, start=window["window_start"], end=window["window_end"])
-    finally:
-        hook.close()
     evaluation = judge(
         CanaryFigures.model_validate(summary), Guardrails.model_validate(run.params["guardrails"])
     )

@@ -43,8 +43,7 @@ def provision_region(run: Run, contracts: Any) -> dict[str, Any]:
     correlation_key = run.correlation_key("region")
     with run.saga as saga:
         set_status(saga, "provisioning", "infrastructure")
-        hook = InfraHook()
-        try:
+        with InfraHook() as hook:
             region = saga.call(
                 "infra.region",
                 side_effect="infra.provision_region",
@@ -59,8 +58,6 @@ def provision_region(run: Run, contracts: Any) -> dict[str, Any]:
                     "geo_expansion_launch.deprovision", {"kind": "region", "resource_id": r["region_id"]}
                 ),
             )
-        finally:
-            hook.close()
         _record_resource(saga, "region", region["region_id"], "provisioning", {"region": plan.region})
 
         def write(cur: Any) -> dict[str, Any]:
@@ -80,8 +77,7 @@ def provision_market(run: Run, outcome: dict[str, Any], region: dict[str, Any]) 
 
     plan = plan_of(run)
     region_id = region["region_id"]
-    hook = InfraHook()
-    try:
+    with InfraHook() as hook:
         status, why = _region_status(hook, outcome, region_id)
         if status != "ready":
             reason = f"region {plan.region} for {plan.market} {why}"
@@ -140,8 +136,6 @@ def provision_market(run: Run, outcome: dict[str, Any], region: dict[str, Any]) 
             _record_resource(
                 saga, "messaging_number", number["number_id"], "active", {"e164": number["e164"]}
             )
-    finally:
-        hook.close()
     return {
         "region_id": region_id,
         "tenant_id": tenant["tenant_id"],
@@ -185,11 +179,8 @@ def deprovision(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict
     from execution_plane.hooks.infra import InfraHook
 
     kind, resource_id = args["kind"], args["resource_id"]
-    hook = InfraHook()
-    try:
+    with InfraHook() as hook:
         removed = getattr(hook, _REMOVE[kind])(resource_id, idempotency_key=key)
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE geo_launch_resources SET status = 'removed', updated_at = now()"

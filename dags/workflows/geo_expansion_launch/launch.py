@@ -20,8 +20,7 @@ def full_launch(run: Run) -> dict[str, Any]:
     plan = plan_of(run)
     flag_key = plan.flag_key(run.request_id)
     with run.saga as saga:
-        hook = FlagsHook()
-        try:
+        with FlagsHook() as hook:
             saga.call(
                 "flag.full",
                 side_effect="flags.set_rollout",
@@ -30,8 +29,6 @@ def full_launch(run: Run) -> dict[str, Any]:
                     flag_key, plan.market, enabled=True, rollout_pct=FULL_SHARE, idempotency_key=key
                 ),
             )
-        finally:
-            hook.close()
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -54,21 +51,17 @@ def users_told(run: Run, launched: dict[str, Any]) -> dict[str, Any]:
 
     plan = plan_of(run)
     message = launch_announcement(plan)
-    with run.saga as saga:
-        hook = NotifyHook()
-        try:
-            return saga.call(
-                "users.launch_announcement",
-                side_effect="notify.notify_user",
-                request={"market": plan.market},
-                call=lambda key: hook.notify(
-                    key,
-                    market=plan.market,
-                    title=message.subject,
-                    body=message.body,
-                    template="geo_launch_announcement",
-                    idempotency_key=key,
-                ),
-            )
-        finally:
-            hook.close()
+    with run.saga as saga, NotifyHook() as hook:
+        return saga.call(
+            "users.launch_announcement",
+            side_effect="notify.notify_user",
+            request={"market": plan.market},
+            call=lambda key: hook.notify(
+                key,
+                market=plan.market,
+                title=message.subject,
+                body=message.body,
+                template="geo_launch_announcement",
+                idempotency_key=key,
+            ),
+        )

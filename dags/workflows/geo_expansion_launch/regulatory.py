@@ -26,8 +26,7 @@ def file_market_entry(run: Run, readiness: dict[str, Any]) -> dict[str, Any]:
     plan = plan_of(run)
     correlation_key = run.correlation_key("regulator")
     with run.saga as saga:
-        hook = RegulatorHook()
-        try:
+        with RegulatorHook() as hook:
             filed = saga.call(
                 "regulatory_filing",
                 side_effect="regulator.submit_filing",
@@ -52,8 +51,6 @@ def file_market_entry(run: Run, readiness: dict[str, Any]) -> dict[str, Any]:
                     "geo_expansion_launch.withdraw_filing", {"filing_id": r["filing_id"]}
                 ),
             )
-        finally:
-            hook.close()
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -80,11 +77,8 @@ def withdraw_filing(saga: Saga, args: dict[str, Any], reason: str, key: str) -> 
     Nothing stays pending before the regulator for a launch that does not happen."""
     from execution_plane.hooks.regulator import RegulatorHook
 
-    hook = RegulatorHook()
-    try:
+    with RegulatorHook() as hook:
         return hook.withdraw_filing(args["filing_id"], reason=reason[:2000], idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @routed_step
@@ -132,11 +126,8 @@ def _decision(
         return status, event.get("event_id"), list(payload.get("conditions") or []), payload.get("reason")
     from execution_plane.hooks.regulator import DECISIONS, RegulatorHook
 
-    hook = RegulatorHook()
-    try:
+    with RegulatorHook() as hook:
         filing = hook.get_filing(filed["filing_id"])
-    finally:
-        hook.close()
     if filing.get("status") in DECISIONS:
         log.warning("filing %s is %s but no webhook said so", filed["filing_id"], filing["status"])
         return (

@@ -183,8 +183,7 @@ def apply_scale_decision(run: Run, round_no: int) -> dict[str, Any]:
                 "window_end": None,
             }
         if after.widened:
-            hook = FlagsHook()
-            try:
+            with FlagsHook() as hook:
                 saga.call(
                     f"flag.r{round_no + 1}",
                     side_effect="flags.set_rollout",
@@ -193,7 +192,5 @@ def apply_scale_decision(run: Run, round_no: int) -> dict[str, Any]:
                         flag_key, plan.market, enabled=True, rollout_pct=after.share_pct, idempotency_key=key
                     ),
                 )
-            finally:
-                hook.close()
         window = open_window(run, saga, round_no + 1, after.share_pct)
     return {"next": "next_window", "choice": choice, **window}

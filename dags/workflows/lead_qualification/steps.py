@@ -64,11 +64,8 @@ def route(run: Run, scored: dict[str, Any]) -> dict[str, Any]:
     with run.saga as saga:
 
         def write(cur: Any) -> dict[str, Any]:
-            crm = CrmHook()
-            try:
+            with CrmHook() as crm:
                 owners = [Owner.model_validate(owner) for owner in crm.owners()]
-            finally:
-                crm.close()
             rows = {row["lead_id"]: row for row in lead_rows(cur, saga.workflow_id)}
             leads = []
             for lead_id in lead_ids:
@@ -124,75 +121,71 @@ def hand_over(run: Run, routed: dict[str, Any]) -> dict[str, Any]:
     decisions = [RoutingDecision.model_validate(d) for d in routed["decisions"]]
     by_owner: dict[str, list[RoutedLead]] = defaultdict(list)
     owner_names: dict[str, tuple[str, str]] = {}
-    crm = CrmHook()
-    try:
-        with run.saga as saga:
+    with CrmHook() as crm, run.saga as saga:
+        with saga.conn() as conn, conn.cursor() as cur:
+            rows = {row["lead_id"]: row for row in lead_rows(cur, saga.workflow_id)}
+        for decision in decisions:
+            row = rows[decision.lead_id]
+            lead, enrichment = (
+                CrmLead.model_validate(row["lead"]),
+                Enrichment.model_validate(row["enrichment"]),
+            )
+            fields = crm_fields(
+                decision, score=row["score"], degraded=row["score_degraded"], enrichment=enrichment
+            )
+            status = CRM_STATUS[decision.band]
+
+            def update(
+                key: str, d: RoutingDecision = decision, s: str = status, f: dict[str, Any] = fields
+            ) -> dict[str, Any]:
+                return crm.update_lead(
+                    d.lead_id, status=s, owner_id=d.owner_id, fields=f, idempotency_key=key
+                )
+
+            saga.call(
+                f"crm.{decision.lead_id}",
+                side_effect="crm.update_lead",
+                request={"status": status, "owner_id": decision.owner_id, "fields": fields},
+                call=update,
+            )
             with saga.conn() as conn, conn.cursor() as cur:
-                rows = {row["lead_id"]: row for row in lead_rows(cur, saga.workflow_id)}
-            for decision in decisions:
-                row = rows[decision.lead_id]
-                lead, enrichment = (
-                    CrmLead.model_validate(row["lead"]),
-                    Enrichment.model_validate(row["enrichment"]),
+                cur.execute(
+                    "UPDATE lead_qualifications SET crm_updated_at = COALESCE(crm_updated_at, now()),"
+                    " updated_at = now() WHERE lead_id = %s AND workflow_id = %s",
+                    (decision.lead_id, saga.workflow_id),
                 )
-                fields = crm_fields(
-                    decision, score=row["score"], degraded=row["score_degraded"], enrichment=enrichment
+            owner_names[decision.owner_id] = (decision.owner_name, decision.owner_email)
+            by_owner[decision.owner_id].append(
+                RoutedLead(
+                    lead_id=lead.lead_id,
+                    company_name=lead.company_name,
+                    contact_name=lead.contact_name,
+                    contact_email=lead.contact_email,
+                    score=row["score"],
+                    band=row["band"],
+                    degraded=row["score_degraded"],
+                    reason=decision.reason,
+                    enrichment=enrichment,
                 )
-                status = CRM_STATUS[decision.band]
-
-                def update(
-                    key: str, d: RoutingDecision = decision, s: str = status, f: dict[str, Any] = fields
-                ) -> dict[str, Any]:
-                    return crm.update_lead(
-                        d.lead_id, status=s, owner_id=d.owner_id, fields=f, idempotency_key=key
-                    )
-
-                saga.call(
-                    f"crm.{decision.lead_id}",
-                    side_effect="crm.update_lead",
-                    request={"status": status, "owner_id": decision.owner_id, "fields": fields},
-                    call=update,
+            )
+        told = {}
+        for owner_id, leads in sorted(by_owner.items()):
+            name, email = owner_names[owner_id]
+            message = owner_digest(name, leads)
+            sent = saga.send_message(
+                f"notify.{owner_id}",
+                channel="email",
+                to=email,
+                template="leads_routed",
+                subject=message.subject,
+                body=message.body,
+            )
+            told[owner_id] = sent["message_id"]
+            with saga.conn() as conn, conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE lead_qualifications SET status = 'handed_over',"
+                    " owner_notified_at = COALESCE(owner_notified_at, now()), updated_at = now()"
+                    " WHERE workflow_id = %s AND owner_id = %s",
+                    (saga.workflow_id, owner_id),
                 )
-                with saga.conn() as conn, conn.cursor() as cur:
-                    cur.execute(
-                        "UPDATE lead_qualifications SET crm_updated_at = COALESCE(crm_updated_at, now()),"
-                        " updated_at = now() WHERE lead_id = %s AND workflow_id = %s",
-                        (decision.lead_id, saga.workflow_id),
-                    )
-                owner_names[decision.owner_id] = (decision.owner_name, decision.owner_email)
-                by_owner[decision.owner_id].append(
-                    RoutedLead(
-                        lead_id=lead.lead_id,
-                        company_name=lead.company_name,
-                        contact_name=lead.contact_name,
-                        contact_email=lead.contact_email,
-                        score=row["score"],
-                        band=row["band"],
-                        degraded=row["score_degraded"],
-                        reason=decision.reason,
-                        enrichment=enrichment,
-                    )
-                )
-            told = {}
-            for owner_id, leads in sorted(by_owner.items()):
-                name, email = owner_names[owner_id]
-                message = owner_digest(name, leads)
-                sent = saga.send_message(
-                    f"notify.{owner_id}",
-                    channel="email",
-                    to=email,
-                    template="leads_routed",
-                    subject=message.subject,
-                    body=message.body,
-                )
-                told[owner_id] = sent["message_id"]
-                with saga.conn() as conn, conn.cursor() as cur:
-                    cur.execute(
-                        "UPDATE lead_qualifications SET status = 'handed_over',"
-                        " owner_notified_at = COALESCE(owner_notified_at, now()), updated_at = now()"
-                        " WHERE workflow_id = %s AND owner_id = %s",
-                        (saga.workflow_id, owner_id),
-                    )
-    finally:
-        crm.close()
     return {"crm_updated": [d.lead_id for d in decisions], "owners_told": told}

@@ -413,8 +413,7 @@ def send_offer(run: Run) -> dict[str, Any]:
             return {"version": version}
 
         saga.db_write("offer_sent_status", write, request={"version": version})
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "crm_offer_sent",
                 side_effect="crm.update_deal",
@@ -426,8 +425,6 @@ def send_offer(run: Run) -> dict[str, Any]:
                     idempotency_key=key,
                 ),
             )
-        finally:
-            crm.close()
     return sent
 
 

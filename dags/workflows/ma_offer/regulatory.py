@@ -32,8 +32,7 @@ def file_with_regulator(run: Run, sent: dict[str, Any]) -> dict[str, Any]:
                 (saga.workflow_id, terms.version),
             )
             document_sha256 = cur.fetchone()[0]
-        hook = RegulatorHook()
-        try:
+        with RegulatorHook() as hook:
             filing = saga.call(
                 "regulatory_filing",
                 side_effect="regulator.submit_filing",
@@ -59,8 +58,6 @@ def file_with_regulator(run: Run, sent: dict[str, Any]) -> dict[str, Any]:
                     "ma_offer.withdraw_filing", {"filing_id": result["filing_id"]}
                 ),
             )
-        finally:
-            hook.close()
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute(
@@ -99,13 +96,10 @@ def withdraw_filing(saga: Saga, args: dict[str, Any], reason: str, key: str) -> 
 
     if is_signed(saga):
         return {"filing_id": args["filing_id"], "kept": "the offer is signed"}
-    hook = RegulatorHook()
-    try:
+    with RegulatorHook() as hook:
         answer = hook.withdraw_filing(
             args["filing_id"], reason=f"offer withdrawn: {reason}"[:2000], idempotency_key=key
         )
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE ma_regulatory_filings SET status = 'withdrawn', updated_at = now()"

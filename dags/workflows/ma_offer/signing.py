@@ -162,8 +162,7 @@ def close_deal(run: Run) -> dict[str, Any]:
     with run.saga as saga:
         offer = offer_row(saga)
         terms = OfferTerms.model_validate(version_terms(saga, int(offer["version"])))
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "crm_signed",
                 side_effect="crm.update_deal",
@@ -179,8 +178,6 @@ def close_deal(run: Run) -> dict[str, Any]:
                     idempotency_key=key,
                 ),
             )
-        finally:
-            crm.close()
         message = closing_notice(terms, str(params["target_contact_name"]))
         saga.send_message(
             "closing_notice",

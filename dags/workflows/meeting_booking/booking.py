@@ -98,11 +98,8 @@ def invitations(run: Run, booked: dict[str, Any]) -> dict[str, Any]:
         str(params["attendee_time_zone"]),
         str(params["title"]),
     )
-    hook = CalcomHook()
-    try:
+    with CalcomHook() as hook:
         booking = hook.get_booking(booked["booking_id"])
-    finally:
-        hook.close()
     slot = datetime.fromisoformat(booking["slot_start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(booking["slot_end"].replace("Z", "+00:00"))
     with run.saga as saga:
@@ -194,11 +191,8 @@ def cancel_booking(saga: Saga, args: dict[str, Any], reason: str, key: str) -> d
     A booking cancelled before, at Cal.com or by an earlier run of this undo, counts as done."""
     from execution_plane.hooks.calcom import CalcomHook
 
-    hook = CalcomHook()
-    try:
+    with CalcomHook() as hook:
         cancelled = hook.cancel_booking(args["booking_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         row = meeting_row(cur, saga.workflow_id)
     return {"booking_id": args["booking_id"], "status": cancelled.get("status"), "meeting": row["status"]}

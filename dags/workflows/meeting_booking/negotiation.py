@@ -82,8 +82,7 @@ def open_negotiation(run: Run) -> dict[str, Any]:
             request={"organizer": params["organizer"], "attendee_email": params["attendee_email"]},
             compensation=Compensation("meeting_booking.close_record", {}),
         )
-        hook = MessagingHook(str(params["channel"]))
-        try:
+        with MessagingHook(str(params["channel"])) as hook:
             saga.call(
                 "conversation",
                 side_effect=f"{params['channel']}.open_conversation",
@@ -92,8 +91,6 @@ def open_negotiation(run: Run) -> dict[str, Any]:
                     address=address, correlation_key=key, idempotency_key=idem
                 ),
             )
-        finally:
-            hook.close()
     return {"correlation_key": key}
 
 
@@ -120,12 +117,9 @@ def propose(run: Run, round_no: int) -> dict[str, Any]:
             near = datetime.fromisoformat(before["reply"]["slot"])
         exclude = [datetime.fromisoformat(slot) for row in earlier for slot in row["options"]]
         exclude += [row["agreed_slot"] for row in earlier if row["agreed_slot"] is not None]
-        hook = CalcomHook()
-        try:
+        with CalcomHook() as hook:
             now = datetime.now(UTC)
             free = hook.free_slots(str(params["organizer"]), now.date(), int(params["horizon_days"]))
-        finally:
-            hook.close()
 
         def write(cur: Any) -> dict[str, Any]:
             cur.execute("SELECT now()")
@@ -301,11 +295,8 @@ def _is_free(params: Any, slot: datetime | None) -> bool:
         return False
     from execution_plane.hooks.calcom import CalcomHook
 
-    hook = CalcomHook()
-    try:
+    with CalcomHook() as hook:
         return slot in hook.free_slots(str(params["organizer"]), slot.astimezone(UTC).date(), 1)
-    finally:
-        hook.close()
 
 
 @step(trigger_rule="none_failed_min_one_success")

@@ -108,8 +108,7 @@ def update_contact(
     """Tell the CRM something about the contact, once (``step`` names it in the ledger)."""
     from execution_plane.hooks.crm import CrmHook
 
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         return saga.call(
             step,
             side_effect="crm.update_contact",
@@ -118,5 +117,3 @@ def update_contact(
                 contact_id, status=status, fields=fields, idempotency_key=key
             ),
         )
-    finally:
-        hook.close()

@@ -49,8 +49,7 @@ def enrol(run: Run) -> dict[str, Any]:
     )
 
     params = run.params
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         contact = Contact.model_validate(hook.get_contact(str(params["contact_id"])))
         language = language_of(contact)
         dialect = choose_dialect(contact.country, _dialect_written(contact)) if language == "ar" else None
@@ -118,8 +117,6 @@ def enrol(run: Run) -> dict[str, Any]:
                 compensation=Compensation("outreach_sequence.tell_crm", {"contact_id": contact.contact_id}),
             )
             first = schedule_message(run, saga, 1, after=None)
-    finally:
-        hook.close()
     log.info(
         "%s enrolled: %s, %s%s, channels %s; message 1 at %s",
         run.workflow_id,
@@ -212,16 +209,13 @@ def tell_crm(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[st
         )
         outcome, recorded = cur.fetchone() or (None, None)
     status = outcome if outcome in STOP_OUTCOMES else "sequence_stopped"
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         updated = hook.update_contact(
             args["contact_id"],
             status=status,
             fields={"outreach_status": "stopped", "outreach_reason": (recorded or reason)[:500]},
             idempotency_key=key,
         )
-    finally:
-        hook.close()
     return {"contact_id": args["contact_id"], "status": updated.get("status")}
 
 

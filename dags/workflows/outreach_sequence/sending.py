@@ -149,11 +149,8 @@ def _consent(
     from execution_plane.hooks.crm import CrmHook
     from workflows.outreach_sequence.domain import Contact, consented
 
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         current = Contact.model_validate(hook.get_contact(enrolled.contact_id))
-    finally:
-        hook.close()
     allowed = consented(current, channels)
     cur.execute(
         "UPDATE outreach_sends SET consent = %s::jsonb WHERE workflow_id = %s AND step_no = %s",
@@ -253,8 +250,7 @@ def _open_conversation(run: Run, saga: Saga, channel: str, address: str) -> dict
     from execution_plane.hooks.messaging import MessagingHook
 
     key = messages_key(run)
-    hook = MessagingHook(channel)
-    try:
+    with MessagingHook(channel) as hook:
         return saga.call(
             f"conversation.{channel}",
             side_effect=f"{channel}.open_conversation",
@@ -263,8 +259,6 @@ def _open_conversation(run: Run, saga: Saga, channel: str, address: str) -> dict
                 address=address, correlation_key=key, idempotency_key=idem
             ),
         )
-    finally:
-        hook.close()
 
 
 def _personalised(

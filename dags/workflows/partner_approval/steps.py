@@ -37,8 +37,7 @@ def identify_partner(run: Run) -> dict[str, Any]:
     params = run.params
     with run.saga as saga:
         saga.register()
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             profile = PartnerProfile.model_validate(crm.get_partner(params["partner_id"]))
 
             def write(cur: Any) -> dict[str, Any]:
@@ -76,8 +75,6 @@ def identify_partner(run: Run) -> dict[str, Any]:
                     "crm.set_partner_status", {"partner_id": profile.partner_id, "status": "rejected"}
                 ),
             )
-        finally:
-            crm.close()
     return profile.model_dump(mode="json")
 
 
@@ -269,8 +266,7 @@ def send_terms(run: Run, profile: dict[str, Any], sheet: dict[str, Any], round_n
             return {"round": round_no, "respond_by": cur.fetchone()[0].isoformat()}
 
         sent = saga.db_write(f"terms_sent_record.r{round_no}", write, request={"round": round_no})
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 f"crm_terms_sent.r{round_no}",
                 side_effect="crm.update_partner",
@@ -282,8 +278,6 @@ def send_terms(run: Run, profile: dict[str, Any], sheet: dict[str, Any], round_n
                     idempotency_key=k,
                 ),
             )
-        finally:
-            crm.close()
     return {
         "correlation_key": key,
         "respond_by": sent["respond_by"],
@@ -379,8 +373,7 @@ def activate(run: Run, profile: dict[str, Any]) -> dict[str, Any]:
     partner = PartnerProfile.model_validate(profile)
     with run.saga as saga:
         sheet = _accepted_sheet(saga)
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "crm_activate",
                 side_effect="crm.update_partner",
@@ -392,8 +385,6 @@ def activate(run: Run, profile: dict[str, Any]) -> dict[str, Any]:
                     idempotency_key=k,
                 ),
             )
-        finally:
-            crm.close()
         accepted = TermSheet.model_construct(terms=sheet["terms"], revision=sheet["revision"])
         message = activation_message(partner, accepted, activated_on=saga.started_on())
         saga.send_message(

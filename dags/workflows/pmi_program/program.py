@@ -46,11 +46,8 @@ def closed_deal(run: Run) -> dict[str, Any]:
     from execution_plane.hooks.crm import CrmHook
     from workflows.pmi_program.domain import DealNotClosed, InvalidPhaseDays, check_closed, phase_days
 
-    crm = CrmHook()
-    try:
+    with CrmHook() as crm:
         deal = crm.get_deal(str(run.params["deal_id"]))
-    finally:
-        crm.close()
     try:
         days = phase_days(run.params)
         check_closed(deal)
@@ -125,8 +122,7 @@ def integration_plan(run: Run) -> dict[str, Any]:
                 "pmi_program.tell_affected", {"target": str(params["target_company"]), "deal_id": deal_id}
             ),
         )
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "deal.integrating",
                 side_effect="crm.update_deal",
@@ -139,8 +135,6 @@ def integration_plan(run: Run) -> dict[str, Any]:
                 ),
                 compensation=Compensation("crm.set_deal_status", {"deal_id": deal_id, "status": CRM_STOPPED}),
             )
-        finally:
-            crm.close()
     return {"plan": planned["plan"], "readiness_request": planned["readiness_request"]}
 
 
@@ -259,8 +253,7 @@ def close_program(run: Run) -> dict[str, Any]:
             return {"report_sha256": doc["sha256"], "handed_over": leftovers}
 
         closed = saga.db_write("program.closed", write, request={"report_sha256": doc["sha256"]})
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 "deal.integrated",
                 side_effect="crm.update_deal",
@@ -272,8 +265,6 @@ def close_program(run: Run) -> dict[str, Any]:
                     idempotency_key=key,
                 ),
             )
-        finally:
-            crm.close()
         message = program_closed(plan, leftovers, doc["uri"])
         told = {"lead": LEAD_EMAIL}
         if plan.owner_email and plan.owner_email != LEAD_EMAIL:

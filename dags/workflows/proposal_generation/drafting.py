@@ -119,33 +119,29 @@ def draft(run: Run, checked: dict[str, Any]) -> dict[str, Any]:
 
     deal = Deal.model_validate(checked["deal"])
     items = [Item.model_validate(item) for item in run.params["items"]]
-    llm = LlmHook()
-    try:
-        with run.saga as saga:
-            with saga.conn() as conn, conn.cursor() as cur:
-                stored = Context.model_validate(proposal_row(cur, saga.workflow_id)["context"])
-            summaries = {}
-            for language in LANGUAGES[str(run.params["language"])]:
-                prompt = draft_prompt(deal, items, stored, language)
+    with LlmHook() as llm, run.saga as saga:
+        with saga.conn() as conn, conn.cursor() as cur:
+            stored = Context.model_validate(proposal_row(cur, saga.workflow_id)["context"])
+        summaries = {}
+        for language in LANGUAGES[str(run.params["language"])]:
+            prompt = draft_prompt(deal, items, stored, language)
 
-                def ask(key: str, prompt: str = prompt) -> dict[str, Any]:
-                    return {"text": llm.complete(prompt, system_prompt=SYSTEM_PROMPT, idempotency_key=key)}
+            def ask(key: str, prompt: str = prompt) -> dict[str, Any]:
+                return {"text": llm.complete(prompt, system_prompt=SYSTEM_PROMPT, idempotency_key=key)}
 
-                summaries[language] = saga.call(
-                    f"draft.{language}",
-                    side_effect="llm.complete",
-                    request={"prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest()},
-                    call=ask,
-                )["text"]
+            summaries[language] = saga.call(
+                f"draft.{language}",
+                side_effect="llm.complete",
+                request={"prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest()},
+                call=ask,
+            )["text"]
 
-            def write(cur: Any) -> dict[str, Any]:
-                cur.execute(
-                    "UPDATE proposals SET draft = %s::jsonb, status = 'drafted', updated_at = now()"
-                    " WHERE workflow_id = %s",
-                    (json.dumps(summaries), saga.workflow_id),
-                )
-                return {"languages": sorted(summaries)}
+        def write(cur: Any) -> dict[str, Any]:
+            cur.execute(
+                "UPDATE proposals SET draft = %s::jsonb, status = 'drafted', updated_at = now()"
+                " WHERE workflow_id = %s",
+                (json.dumps(summaries), saga.workflow_id),
+            )
+            return {"languages": sorted(summaries)}
 
-            return saga.db_write("draft", write, request={"languages": sorted(summaries)})
-    finally:
-        llm.close()
+        return saga.db_write("draft", write, request={"languages": sorted(summaries)})

@@ -75,11 +75,8 @@ def record_discount_not_approved(run: Run, decision: dict[str, Any]) -> None:
             " WHERE workflow_id = %s",
             (status, status, decision.get("comment") or f"discount {status}", saga.workflow_id),
         )
-    crm = CrmHook()
-    try:
+    with CrmHook() as crm:
         deal = Deal.model_validate(crm.get_deal(row["deal_id"]))
-    finally:
-        crm.close()
     quote = Quote.model_validate(row["quote"])
     message = discount_not_approved(
         deal, quote, status=status, decided_by=decision.get("decided_by"), comment=decision.get("comment")

@@ -245,11 +245,8 @@ def notify_void(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict
     if voided.get("status") == "signed" or _request_status(saga) == "signed":
         return {"skipped": "the envelope is signed: nothing was withdrawn", "envelope_id": envelope_id}
     if voided.get("status") == "expired":
-        hook = EsignHook()
-        try:
+        with EsignHook() as hook:
             expired_at = hook.get_envelope(envelope_id).get("expired_at")
-        finally:
-            hook.close()
         message = expired_notice(
             args["deal_id"], args["signer_name"], envelope_id=envelope_id, expired_at=when(expired_at)
         )

@@ -49,28 +49,24 @@ def record_in_crm(run: Run, approval: dict[str, Any], signature: dict[str, Any])
     from execution_plane.hooks.crm import CrmHook
 
     params = run.params
-    with run.saga as saga:
-        crm = CrmHook()
-        try:
-            return saga.call(
-                "crm.deal_signed",
-                side_effect="crm.update_deal",
-                request={"status": "signed"},
-                call=lambda key: crm.update_deal(
-                    params["deal_id"],
-                    status="signed",
-                    idempotency_key=key,
-                    fields={
-                        "partner_id": params["partner_id"],
-                        "envelope_id": signature["envelope_id"],
-                        "signed_at": signature["signed_at"],
-                        "terms_sha256": approval["terms_sha256"],
-                        "workflow_id": saga.workflow_id,
-                    },
-                ),
-            )
-        finally:
-            crm.close()
+    with run.saga as saga, CrmHook() as crm:
+        return saga.call(
+            "crm.deal_signed",
+            side_effect="crm.update_deal",
+            request={"status": "signed"},
+            call=lambda key: crm.update_deal(
+                params["deal_id"],
+                status="signed",
+                idempotency_key=key,
+                fields={
+                    "partner_id": params["partner_id"],
+                    "envelope_id": signature["envelope_id"],
+                    "signed_at": signature["signed_at"],
+                    "terms_sha256": approval["terms_sha256"],
+                    "workflow_id": saga.workflow_id,
+                },
+            ),
+        )
 
 
 # ----------------------------------------------------------------------------- notify parties

@@ -115,8 +115,7 @@ def record_choice(run: Run, choice: str) -> dict[str, Any]:
             return {"deal_id": params["deal_id"], "status": status, "note": note}
 
         recorded = saga.db_write(f"choice.{choice}", write, request={"status": status})
-        crm = CrmHook()
-        try:
+        with CrmHook() as crm:
             saga.call(
                 f"choice.{choice}.crm",
                 side_effect="crm.update_deal",
@@ -128,8 +127,6 @@ def record_choice(run: Run, choice: str) -> dict[str, Any]:
                     fields={"status_reason": note[:500], "workflow_id": saga.workflow_id},
                 ),
             )
-        finally:
-            crm.close()
     return recorded
 
 

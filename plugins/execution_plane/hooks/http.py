@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from airflow.sdk import BaseHook
@@ -44,7 +44,10 @@ def _error_kind(status: int) -> str:
 
 
 class ProviderHook(BaseHook):
-    """Talks to one provider over the connection ``conn_id``; ``system`` names it in logs and errors."""
+    """Talks to one provider over the connection ``conn_id``; ``system`` names it in logs and errors.
+
+    A context manager: ``with ErpHook() as erp: ...`` closes its HTTP client on the way out, however the
+    block ends."""
 
     conn_name_attr = "conn_id"
     hook_name = "Execution Plane provider"
@@ -136,3 +139,9 @@ class ProviderHook(BaseHook):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

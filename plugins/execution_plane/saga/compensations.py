@@ -58,11 +58,8 @@ def void_envelope(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
     """Void the eSign envelope: it can no longer be signed."""
     from execution_plane.hooks.esign import EsignHook
 
-    hook = EsignHook()
-    try:
+    with EsignHook() as hook:
         return hook.void_envelope(args["envelope_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @compensation("docstore.retract")
@@ -75,11 +72,8 @@ def retract_document(saga: Saga, args: dict[str, Any], reason: str, key: str) ->
     if holders:
         return {"kept": args["sha256"], "still_used_by": holders}
 
-    hook = DocstoreHook()
-    try:
+    with DocstoreHook() as hook:
         return hook.retract(args["sha256"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @compensation("docstore.archive_room")
@@ -87,11 +81,8 @@ def archive_room(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dic
     """Archive the data room: closed to uploads, kept as the record."""
     from execution_plane.hooks.docstore import DocstoreHook
 
-    hook = DocstoreHook()
-    try:
+    with DocstoreHook() as hook:
         return hook.archive_room(args["room_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
 
 
 @compensation("crm.set_partner_status")
@@ -99,13 +90,10 @@ def set_partner_status(saga: Saga, args: dict[str, Any], reason: str, key: str) 
     """Set the partner's CRM status back (e.g. rejected), with the reason."""
     from execution_plane.hooks.crm import CrmHook
 
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         return hook.update_partner(
             args["partner_id"], status=args["status"], fields={"status_reason": reason}, idempotency_key=key
         )
-    finally:
-        hook.close()
 
 
 @compensation("crm.set_deal_status")
@@ -113,13 +101,10 @@ def set_deal_status(saga: Saga, args: dict[str, Any], reason: str, key: str) -> 
     """Set the deal's CRM status back (e.g. out of due diligence), with the reason."""
     from execution_plane.hooks.crm import CrmHook
 
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         return hook.update_deal(
             args["deal_id"], status=args["status"], fields={"status_reason": reason}, idempotency_key=key
         )
-    finally:
-        hook.close()
 
 
 @compensation("message.notify")
@@ -128,8 +113,7 @@ def notify(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str,
     from execution_plane.hooks.messaging import MessagingHook
 
     body = args["body"].replace("{reason}", reason)
-    hook = MessagingHook(args["channel"])
-    try:
+    with MessagingHook(args["channel"]) as hook:
         sent = hook.send(
             to=args["to"],
             body=body,
@@ -137,8 +121,6 @@ def notify(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str,
             subject=args.get("subject"),
             template=args.get("template", "notice"),
         )
-    finally:
-        hook.close()
     return {"message_id": key, "provider_message_id": sent.get("provider_message_id")}
 
 

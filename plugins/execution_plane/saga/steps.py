@@ -263,11 +263,8 @@ class Saga:
             if status == "sent":
                 log.info("message %s already sent (provider id %s): not sending again", mid, provider_id)
                 return {"message_id": mid, "provider_message_id": provider_id, "channel": channel}
-            hook = MessagingHook(channel)
-            try:
+            with MessagingHook(channel) as hook:
                 sent = hook.send(to=to, body=body, message_id=mid, subject=subject, template=template)
-            finally:
-                hook.close()
             cur.execute(
                 "UPDATE outbound_messages SET status = 'sent', provider_message_id = %s, sent_at = now()"
                 " WHERE message_id = %s",
@@ -309,12 +306,9 @@ class Saga:
         sha = hashlib.sha256(data).hexdigest()
 
         def store(cur: Any) -> dict[str, Any]:
-            hook = DocstoreHook()
-            try:
+            with DocstoreHook() as hook:
                 stored = hook.put_object(sha, data)
                 uri = hook.object_uri(sha)
-            finally:
-                hook.close()
             cur.execute(
                 "INSERT INTO documents (sha256, kind, uri, size_bytes, workflow_id)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
