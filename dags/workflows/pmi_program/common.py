@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from execution_plane.saga.steps import Saga
 
 DAG_ID = "pmi_program"
 CHECK_TASK = "closed_deal"
@@ -93,3 +96,25 @@ def add_affected(
         )
         count += 1
     return count
+
+
+def separated(
+    saga: Saga,
+    function: str,
+    people: Iterable[Mapping[str, Any]],
+    undone: str | Callable[[Mapping[str, Any]], str],
+    *,
+    role: str,
+) -> None:
+    """After one of ``function``'s undos: each person is on the list told once of what was undone for them
+    (``undone``, or ``undone(person)`` where it differs per person), and the function is separated."""
+    with saga.conn() as conn, conn.cursor() as cur:
+        for person in people:
+            add_affected(
+                cur,
+                saga.workflow_id,
+                [person],
+                undone if isinstance(undone, str) else undone(person),
+                role=role,
+            )
+        set_function(cur, saga.workflow_id, function, status="separated")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
-from workflows.pmi_program.common import add_affected, set_function
+from workflows.pmi_program.common import separated
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
@@ -23,8 +23,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
     saga = run.saga
     ids = [c.customer_id for c in p.customers]
     people = [{"email": c.email, "name": c.contact_name} for c in p.customers]
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         merged = saga.call(
             "crm.merge",
             side_effect="crm.merge_customers",
@@ -40,8 +39,6 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
                 {"merge_id": r["merge_id"], "target": p.target_company, "people": people},
             ),
         )
-    finally:
-        hook.close()
     for customer in p.customers:
         message = customer_notice(p, customer)
         saga.send_message(
@@ -59,20 +56,15 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
 def unmerge_customers(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.crm import CrmHook
 
-    hook = CrmHook()
-    try:
+    with CrmHook() as hook:
         result = hook.unmerge_customers(args["merge_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"your account is separated again: {args['target']} serves it as before",
-            role="customer",
-        )
-        set_function(cur, saga.workflow_id, "crm", status="separated")
+    separated(
+        saga,
+        "crm",
+        args["people"],
+        f"your account is separated again: {args['target']} serves it as before",
+        role="customer",
+    )
     return result
 
 
@@ -83,9 +75,6 @@ def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     result = row.get("result") or {}
     merge = None
     if result.get("merge_id"):
-        hook = CrmHook()
-        try:
+        with CrmHook() as hook:
             merge = hook.get_customer_merge(result["merge_id"])["status"]
-        finally:
-            hook.close()
     return {"merge": merge, "customers": len(plan["customers"]), "notified": int(result.get("notified") or 0)}

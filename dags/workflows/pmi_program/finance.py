@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
-from workflows.pmi_program.common import add_affected, set_function
+from workflows.pmi_program.common import separated
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
@@ -32,8 +32,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
     p = IntegrationPlan.model_validate(plan)
     saga = run.saga
     controller = [{"email": p.controller_email, "name": f"Controller of {p.target_company}"}]
-    erp = ErpHook()
-    try:
+    with ErpHook() as erp:
         ledgers = saga.call(
             "finance.ledgers",
             side_effect="erp.link_ledgers",
@@ -58,8 +57,6 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
             account.account_id: request_mandate(run, erp, p, account, controller)["mandate_id"]
             for account in p.bank_accounts
         }
-    finally:
-        erp.close()
     return {"consolidation_id": ledgers["consolidation_id"], "mandates": mandates, "accounts": len(mandates)}
 
 
@@ -91,20 +88,11 @@ def revoke_mandate(saga: Saga, args: dict[str, Any], reason: str, key: str) -> d
     """The bank hears it through the ERP's revocation; the target's controller is on the list told once."""
     from execution_plane.hooks.erp import ErpHook
 
-    hook = ErpHook()
-    try:
+    with ErpHook() as hook:
         result = hook.revoke_mandate(args["mandate_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"the bank mandate at {args['bank']} is revoked",
-            role="finance",
-        )
-        set_function(cur, saga.workflow_id, "finance", status="separated")
+    separated(
+        saga, "finance", args["people"], f"the bank mandate at {args['bank']} is revoked", role="finance"
+    )
     return result
 
 
@@ -112,20 +100,15 @@ def revoke_mandate(saga: Saga, args: dict[str, Any], reason: str, key: str) -> d
 def unlink_ledgers(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.erp import ErpHook
 
-    hook = ErpHook()
-    try:
+    with ErpHook() as hook:
         result = hook.unlink_ledgers(args["consolidation_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"ledgers {', '.join(args['ledgers'])} are separated from {args['acquirer']}'s consolidation",
-            role="finance",
-        )
-        set_function(cur, saga.workflow_id, "finance", status="separated")
+    separated(
+        saga,
+        "finance",
+        args["people"],
+        f"ledgers {', '.join(args['ledgers'])} are separated from {args['acquirer']}'s consolidation",
+        role="finance",
+    )
     return result
 
 
@@ -137,13 +120,10 @@ def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     facts: dict[str, Any] = {"accounts": len(plan["bank_accounts"]), "consolidation": None, "mandates": {}}
     if not result:
         return facts
-    hook = ErpHook()
-    try:
+    with ErpHook() as hook:
         facts["consolidation"] = hook.get_consolidation(result["consolidation_id"])["status"]
         facts["mandates"] = {
             account_id: hook.get_mandate(mandate_id)["status"]
             for account_id, mandate_id in sorted(result.get("mandates", {}).items())
         }
-    finally:
-        hook.close()
     return facts

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
-from workflows.pmi_program.common import add_affected, set_function
+from workflows.pmi_program.common import separated
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
@@ -23,8 +23,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
     saga = run.saga
     ids = [e.employee_id for e in p.employees]
     people = [{"email": e.email, "name": e.name} for e in p.employees]
-    hris = HrisHook()
-    try:
+    with HrisHook() as hris:
         transfer = saga.call(
             "hr.transfer",
             side_effect="hris.transfer_employees",
@@ -47,8 +46,6 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
                 },
             ),
         )
-    finally:
-        hris.close()
     for employee in p.employees:
         message = employee_welcome(p, employee)
         saga.send_message(
@@ -66,20 +63,15 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
 def revert_transfer(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.hris import HrisHook
 
-    hook = HrisHook()
-    try:
+    with HrisHook() as hook:
         result = hook.revert_transfer(args["transfer_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"your transfer to {args['acquirer']} is reverted: you stay employed by {args['target']}",
-            role="employee",
-        )
-        set_function(cur, saga.workflow_id, "hr", status="separated")
+    separated(
+        saga,
+        "hr",
+        args["people"],
+        f"your transfer to {args['acquirer']} is reverted: you stay employed by {args['target']}",
+        role="employee",
+    )
     return result
 
 
@@ -90,11 +82,8 @@ def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     result = row.get("result") or {}
     transfer = None
     if result.get("transfer_id"):
-        hook = HrisHook()
-        try:
+        with HrisHook() as hook:
             transfer = hook.get_transfer(result["transfer_id"])["status"]
-        finally:
-            hook.close()
     return {
         "transfer": transfer,
         "employees": len(plan["employees"]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
-from workflows.pmi_program.common import add_affected, set_function
+from workflows.pmi_program.common import separated
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
@@ -60,8 +60,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
         )
 
     groups = p.access_groups()
-    hook = DirectoryHook()
-    try:
+    with DirectoryHook() as hook:
         provisioned = saga.call(
             "it.accounts",
             side_effect="directory.provision_accounts",
@@ -82,8 +81,6 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
                 "pmi_program.revoke_access", {"grant_id": r["grant_id"], "groups": groups, "people": people}
             ),
         )
-    finally:
-        hook.close()
     return {
         "provisioning_id": provisioned["provisioning_id"],
         "grant_id": granted["grant_id"],
@@ -102,20 +99,11 @@ def taken_account_names(exc: ProviderError) -> set[str]:
 def revoke_access(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.directory import DirectoryHook
 
-    hook = DirectoryHook()
-    try:
+    with DirectoryHook() as hook:
         result = hook.revoke_access(args["grant_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"your access to {', '.join(args['groups'])} is removed",
-            role="employee",
-        )
-        set_function(cur, saga.workflow_id, "it", status="separated")
+    separated(
+        saga, "it", args["people"], f"your access to {', '.join(args['groups'])} is removed", role="employee"
+    )
     return result
 
 
@@ -123,20 +111,9 @@ def revoke_access(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
 def deprovision_accounts(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.directory import DirectoryHook
 
-    hook = DirectoryHook()
-    try:
+    with DirectoryHook() as hook:
         result = hook.deprovision_accounts(args["provisioning_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"your account at {args['domain']} is disabled",
-            role="employee",
-        )
-        set_function(cur, saga.workflow_id, "it", status="separated")
+    separated(saga, "it", args["people"], f"your account at {args['domain']} is disabled", role="employee")
     return result
 
 
@@ -147,11 +124,8 @@ def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     result = row.get("result") or {}
     if not result:
         return {"provisioning": None, "grant": None}
-    hook = DirectoryHook()
-    try:
+    with DirectoryHook() as hook:
         return {
             "provisioning": hook.get_provisioning(result["provisioning_id"])["status"],
             "grant": hook.get_grant(result["grant_id"])["status"],
         }
-    finally:
-        hook.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from execution_plane.saga.compensations import Compensation, compensation
-from workflows.pmi_program.common import add_affected, set_function
+from workflows.pmi_program.common import separated
 
 if TYPE_CHECKING:
     from execution_plane.durable import Run
@@ -28,8 +28,7 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
     saga = run.saga
     counsel = [{"email": p.counsel_email, "name": f"Counsel of {p.entity_name}"}]
     assignable = p.assignable_contracts
-    hook = LegalHook()
-    try:
+    with LegalHook() as hook:
         change = saga.call(
             "legal.parent_change",
             side_effect="legal.file_parent_change",
@@ -72,8 +71,6 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
                     {"assignment_id": r["assignment_id"], "entity": p.entity_name, "people": counterparties},
                 ),
             )
-    finally:
-        hook.close()
     for contract in assignable:
         message = counterparty_notice(p, contract)
         saga.send_message(
@@ -96,22 +93,17 @@ def integrate(run: Run, plan: dict[str, Any], day1: dict[str, Any]) -> dict[str,
 def revert_assignment(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.legal import LegalHook
 
-    hook = LegalHook()
-    try:
+    with LegalHook() as hook:
         result = hook.revert_assignment(args["assignment_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        for person in args["people"]:
-            add_affected(
-                cur,
-                saga.workflow_id,
-                [person],
-                f"the assignment of contract {person['contract_id']} is reverted: it stays with "
-                f"{args['entity']}",
-                role="counterparty",
-            )
-        set_function(cur, saga.workflow_id, "legal", status="separated")
+    separated(
+        saga,
+        "legal",
+        args["people"],
+        lambda person: (
+            f"the assignment of contract {person['contract_id']} is reverted: it stays with {args['entity']}"
+        ),
+        role="counterparty",
+    )
     return result
 
 
@@ -119,20 +111,15 @@ def revert_assignment(saga: Saga, args: dict[str, Any], reason: str, key: str) -
 def revert_parent_change(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     from execution_plane.hooks.legal import LegalHook
 
-    hook = LegalHook()
-    try:
+    with LegalHook() as hook:
         result = hook.revert_parent_change(args["change_id"], reason=reason, idempotency_key=key)
-    finally:
-        hook.close()
-    with saga.conn() as conn, conn.cursor() as cur:
-        add_affected(
-            cur,
-            saga.workflow_id,
-            args["people"],
-            f"{args['entity']}'s filing under {args['acquirer']} is withdrawn at the registry",
-            role="legal",
-        )
-        set_function(cur, saga.workflow_id, "legal", status="separated")
+    separated(
+        saga,
+        "legal",
+        args["people"],
+        f"{args['entity']}'s filing under {args['acquirer']} is withdrawn at the registry",
+        role="legal",
+    )
     return result
 
 
@@ -151,11 +138,8 @@ def facts(plan: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     }
     if not result:
         return facts
-    hook = LegalHook()
-    try:
+    with LegalHook() as hook:
         facts["parent_change"] = hook.get_parent_change(result["change_id"])["status"]
         if result.get("assignment_id"):
             facts["assignment"] = hook.get_assignment(result["assignment_id"])["status"]
-    finally:
-        hook.close()
     return facts
