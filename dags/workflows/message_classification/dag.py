@@ -12,21 +12,15 @@ Inventory: *Message classification*, Sync, <2 s.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, get_current_context, task
 
-from execution_plane.defaults import default_args, tags_for
+from execution_plane.services.dag import service_dag
 
 
-@dag(
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+@service_dag(
     doc_md=__doc__,
-    default_args=default_args(retries=2),
-    tags=tags_for("message_classification", "services"),
     params={
         "text": Param(type="string", minLength=1, maxLength=10_000, description="the message body"),
         "message_id": Param(

@@ -16,24 +16,18 @@ Inventory: *Trust score calculation*, Celery task, <5 s.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, get_current_context, task
 
-from execution_plane.defaults import default_args, tags_for
+from execution_plane.services.dag import service_dag
 
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
 _COUNT = {"type": "integer", "minimum": 0}
 
 
-@dag(
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+@service_dag(
     doc_md=__doc__,
-    default_args=default_args(retries=2),
-    tags=tags_for("trust_score_calculation", "services"),
     params={
         "subject_type": Param(type="string", enum=["partner", "affiliate"]),
         "subject_id": Param(type="string", pattern=_KEY, description="the partner or affiliate id"),
