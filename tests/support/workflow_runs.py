@@ -57,8 +57,9 @@ def dag_under_test(dag_id: str) -> Iterator[Any]:
 
 
 def record_rest_calls(monkeypatch: Any) -> list[dict[str, Any]]:
-    """What a run asks the REST API for, recorded: compensation starts (from ``end_badly`` and from the
-    failure callback) and run notes. A second start of the same compensation answers False (a 409)."""
+    """What a run asks the REST API for, recorded: compensation starts (from ``end_badly``, the failure
+    callback and the reconciler) and run notes. A second start of the same compensation answers False (a
+    409, as production's deterministic run id makes it)."""
     calls: list[dict[str, Any]] = []
 
     def start(workflow_id: str, *, reason: str, bad_ending: str, source: str, api: Any = None) -> bool:
@@ -69,11 +70,12 @@ def record_rest_calls(monkeypatch: Any) -> list[dict[str, Any]]:
 
     class Api:
         def set_note(self, dag_id: str, run_id: str, note: str) -> None:
-            calls.append({"note": note, "run_id": run_id})
+            calls.append({"note": note, "dag_id": dag_id, "run_id": run_id})
 
     monkeypatch.setattr("execution_plane.saga.outcomes.start_compensation", start)
     monkeypatch.setattr("execution_plane.saga.outcomes.AirflowApi", Api)
     monkeypatch.setattr("execution_plane.saga.callbacks.start_compensation", start)
+    monkeypatch.setattr("execution_plane.saga.reconciler.start_compensation", start)
     return calls
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.support.dagtest import Approve, Expire, ScriptDriver
+from tests.support.workflow_runs import load_dag, paused, record_rest_calls
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,39 +23,9 @@ TARGET = "cfo@target.example"
 
 
 # ----------------------------------------------------------------------------- fixtures
-def load(name: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from devtools.dag_files import dag_files
-
-    bag = DagBag(dag_folder=str(dag_files()[name]), safe_mode=False)
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[name]
-
-
-@contextmanager
-def paused(dag_id: str) -> Iterator[None]:
-    """dag.test() needs no scheduler; pausing keeps a live scheduler that shares this metadata database
-    (e.g. an e2e stack of the same profile) from picking up the test's tasks as well."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        model = session.get(DagModel, dag_id)
-        was = model.is_paused if model else None
-        if model:
-            model.is_paused = True
-    try:
-        yield
-    finally:
-        if was is not None:
-            with create_session() as session:
-                session.get(DagModel, dag_id).is_paused = was
-
-
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
-    dag = load("dd_room")
+    dag = load_dag("dd_room")
     # Test speed only: the same retries, seconds apart instead of the production backoff.
     for task in dag.tasks:
         task.retry_delay = timedelta(seconds=1)
@@ -66,29 +36,12 @@ def dag() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def compensation_dag() -> Any:
-    return load("saga_compensation")
+    return load_dag("saga_compensation")
 
 
 @pytest.fixture
 def requested(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What the workflow asks the REST API for (no API server under dag.test): compensation starts (from
-    end_badly and from the DAG's failure callback) and run notes."""
-    calls: list[dict[str, Any]] = []
-
-    def start(workflow_id: str, *, reason: str, bad_ending: str, source: str, api: Any = None) -> bool:
-        calls.append(
-            {"workflow_id": workflow_id, "reason": reason, "bad_ending": bad_ending, "source": source}
-        )
-        return len([c for c in calls if c.get("workflow_id") == workflow_id]) == 1  # a second start is a 409
-
-    class Api:
-        def set_note(self, dag_id: str, run_id: str, note: str) -> None:
-            calls.append({"note": note, "run_id": run_id})
-
-    monkeypatch.setattr("execution_plane.saga.outcomes.start_compensation", start)
-    monkeypatch.setattr("execution_plane.saga.outcomes.AirflowApi", Api)
-    monkeypatch.setattr("execution_plane.saga.callbacks.start_compensation", start)
-    return calls
+    return record_rest_calls(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- driving

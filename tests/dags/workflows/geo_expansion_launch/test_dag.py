@@ -21,13 +21,13 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.support.dagtest import Approve, Expire, ScriptDriver, deliver
+from tests.support.workflow_runs import load_dag, paused
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -65,39 +65,9 @@ SIGNED = {"P-PAY": "completed", "P-LOG": "completed"}
 
 
 # ----------------------------------------------------------------------------- fixtures
-def load(name: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from devtools.dag_files import dag_files
-
-    bag = DagBag(dag_folder=str(dag_files()[name]), safe_mode=False)
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[name]
-
-
-@contextmanager
-def paused(dag_id: str) -> Iterator[None]:
-    """dag.test() needs no scheduler; pausing keeps a live scheduler sharing this metadata database (an e2e
-    stack of the same profile) from running the test's tasks as well."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        model = session.get(DagModel, dag_id)
-        was = model.is_paused if model else None
-        if model:
-            model.is_paused = True
-    try:
-        yield
-    finally:
-        if was is not None:
-            with create_session() as session:
-                session.get(DagModel, dag_id).is_paused = was
-
-
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
-    dag = load(DAG_ID)
+    dag = load_dag(DAG_ID)
     # dag.test() (Airflow 3.3.2) builds a DAG failure callback's context from the serialized DAG, whose
     # required params fail process_params and end dag.test() itself; production runs the callback in the
     # dag-processor. A failed run's compensation is started here as the reconciler starts it.
@@ -113,7 +83,7 @@ def dag() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def compensation_dag() -> Any:
-    return load("saga_compensation")
+    return load_dag("saga_compensation")
 
 
 class Airflow:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.support.dagtest import Approve, Do, Expire, ScriptDriver, partner_event
+from tests.support.workflow_runs import load_dag, paused, record_rest_calls
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -27,39 +28,9 @@ NOTICE_SUBJECT = "Update on our partnership proposal"  # the rejection notice (m
 
 
 # ----------------------------------------------------------------------------- fixtures
-def load(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from devtools.dag_files import dag_files
-
-    bag = DagBag(dag_folder=str(dag_files()[dag_id]), safe_mode=False)
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
-
-
-@contextmanager
-def paused(dag_id: str) -> Iterator[None]:
-    """dag.test() needs no scheduler; pausing keeps a live scheduler sharing this metadata database (an e2e
-    stack of the same profile) from running the test's tasks as well."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        model = session.get(DagModel, dag_id)
-        was = model.is_paused if model else None
-        if model:
-            model.is_paused = True
-    try:
-        yield
-    finally:
-        if was is not None:
-            with create_session() as session:
-                session.get(DagModel, dag_id).is_paused = was
-
-
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
-    dag = load(DAG_ID)
+    dag = load_dag(DAG_ID)
     # dag.test() (Airflow 3.3.2) builds a DAG failure callback's context from the *serialized* DAG, whose
     # required params (request_id has no default) fail process_params: ParamValidationError ends dag.test()
     # itself. Production runs the callback in the dag-processor from the parsed file. Here the compensation
@@ -72,30 +43,12 @@ def dag() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def compensation_dag() -> Any:
-    return load("saga_compensation")
+    return load_dag("saga_compensation")
 
 
 @pytest.fixture
 def requested(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What the workflow asks the REST API for: compensation starts (``end_badly`` and the DAG's failure
-    callback) and run notes. Production's deterministic run id makes every start after the first a 409."""
-    calls: list[dict[str, Any]] = []
-
-    def start(workflow_id: str, *, reason: str, bad_ending: str, source: str, api: Any = None) -> bool:
-        calls.append(
-            {"workflow_id": workflow_id, "reason": reason, "bad_ending": bad_ending, "source": source}
-        )
-        return len([c for c in calls if c.get("workflow_id") == workflow_id]) == 1
-
-    class Api:
-        def set_note(self, dag_id: str, run_id: str, note: str) -> None:
-            calls.append({"note": note, "dag_id": dag_id, "run_id": run_id})
-
-    monkeypatch.setattr("execution_plane.saga.outcomes.start_compensation", start)
-    monkeypatch.setattr("execution_plane.saga.outcomes.AirflowApi", Api)
-    monkeypatch.setattr("execution_plane.saga.callbacks.start_compensation", start)
-    monkeypatch.setattr("execution_plane.saga.reconciler.start_compensation", start)
-    return calls
+    return record_rest_calls(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- driving
@@ -331,7 +284,7 @@ def test_crm_webhook_params_are_the_dag_params() -> None:
     """The CRM ingress validates a start with PartnerApprovalParams: field for field the DAG's params."""
     from execution_plane.webhooks.workflows import PartnerApprovalParams
 
-    dag = load(DAG_ID)  # freshly parsed: dag.test() leaves the last run's values in the params it ran
+    dag = load_dag(DAG_ID)  # freshly parsed: dag.test() leaves the last run's values in the params it ran
 
     fields = PartnerApprovalParams.model_fields
     assert set(fields) == set(dag.params.keys())

@@ -14,7 +14,6 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.support.dagtest import ANSWER_AFTER_S, POLL_S, Approve, Do, Expire, ScriptDriver, expire
+from tests.support.workflow_runs import load_dag, paused, record_rest_calls
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -41,43 +41,13 @@ UNDO_STEPS = {  # each function's undoable steps, in the order Day 1 does them
 
 
 # ----------------------------------------------------------------------------- fixtures
-def load(name: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from devtools.dag_files import dag_files
-
-    bag = DagBag(dag_folder=str(dag_files()[name]), safe_mode=False)
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[name]
-
-
-@contextmanager
-def paused(dag_id: str) -> Iterator[None]:
-    """dag.test() needs no scheduler; pausing keeps a live scheduler that shares this metadata database
-    from picking up the test's tasks as well."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        model = session.get(DagModel, dag_id)
-        was = model.is_paused if model else None
-        if model:
-            model.is_paused = True
-    try:
-        yield
-    finally:
-        if was is not None:
-            with create_session() as session:
-                session.get(DagModel, dag_id).is_paused = was
-
-
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
     """The DAG without its failure callback: in dag.test() Airflow 3.3.2 builds the callback's context with
     required params (request_id has no default) and fails process_params: ParamValidationError ends
     dag.test() (as in partner_approval's tests). The callback only asks the REST API to start
     saga_compensation; every bad ending here asks for it itself (``Run.end_badly``)."""
-    dag = load(DAG_ID)
+    dag = load_dag(DAG_ID)
     dag.on_failure_callback = None
     dag.has_on_failure_callback = False
     # Test speed only: the same retries, seconds apart instead of the production backoff.
@@ -90,29 +60,12 @@ def dag() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def compensation_dag() -> Any:
-    return load("saga_compensation")
+    return load_dag("saga_compensation")
 
 
 @pytest.fixture
 def requested(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What the workflow asks the REST API for (no API server under dag.test): compensation starts (from
-    end_badly and from the DAG's failure callback) and run notes."""
-    calls: list[dict[str, Any]] = []
-
-    def start(workflow_id: str, *, reason: str, bad_ending: str, source: str, api: Any = None) -> bool:
-        calls.append(
-            {"workflow_id": workflow_id, "reason": reason, "bad_ending": bad_ending, "source": source}
-        )
-        return len([c for c in calls if c.get("workflow_id") == workflow_id]) == 1
-
-    class Api:
-        def set_note(self, dag_id: str, run_id: str, note: str) -> None:
-            calls.append({"note": note, "run_id": run_id})
-
-    monkeypatch.setattr("execution_plane.saga.outcomes.start_compensation", start)
-    monkeypatch.setattr("execution_plane.saga.outcomes.AirflowApi", Api)
-    monkeypatch.setattr("execution_plane.saga.callbacks.start_compensation", start)
-    return calls
+    return record_rest_calls(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- driving
