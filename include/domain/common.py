@@ -3,6 +3,8 @@
 - ``Message``: an outbound message (subject + body); the channel and recipient are chosen by the caller.
 - ``canonical_json(obj) -> bytes``: one byte representation per value, so hashes are stable.
 - ``sha256_hex(data) -> str``: lowercase hex digest.
+- ``jsonb_problem(value, max_depth) -> str | None``: why Postgres' jsonb would not keep a JSON value exactly
+  as sent (NUL, lone surrogate, nesting), or None.
 """
 
 from __future__ import annotations
@@ -77,3 +79,27 @@ def canonical_json(obj: Any) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """Lowercase hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def jsonb_problem(value: Any, max_depth: int) -> str | None:
+    """Why Postgres' jsonb would not keep ``value`` exactly as sent, or None: a NUL character (refused), a
+    lone UTF-16 surrogate (not text: neither encoded nor stored), or nesting deeper than ``max_depth``.
+
+    Iterative: ``json.loads`` accepts nesting close to the recursion limit, a recursive walk would not.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return f"nested deeper than {max_depth} levels"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "NUL characters (\\u0000) are not accepted"
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return "lone UTF-16 surrogates (\\ud800-\\udfff) are not accepted"
+        elif isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return None

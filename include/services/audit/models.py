@@ -6,31 +6,11 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from include.domain.common import canonical_json
+from include.domain.common import canonical_json, jsonb_problem
 from include.services.common import BusinessKey
 
 MAX_DETAILS_BYTES = 16 * 1024
 MAX_DETAILS_DEPTH = 16
-
-
-def _storable_problem(value: Any) -> str | None:
-    """Why jsonb would not keep ``value`` exactly as sent (or refuse it), or None. Iterative."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DETAILS_DEPTH:
-            return f"nested deeper than {MAX_DETAILS_DEPTH} levels"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "NUL characters (\\u0000) are not accepted"
-            if any("\ud800" <= ch <= "\udfff" for ch in item):
-                return "lone UTF-16 surrogates are not accepted"
-        elif isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return None
 
 
 class AuditEvent(BaseModel):
@@ -50,7 +30,7 @@ class AuditEvent(BaseModel):
     @field_validator("actor", "workflow_id")
     @classmethod
     def _text(cls, value: str | None) -> str | None:
-        problem = _storable_problem(value)
+        problem = jsonb_problem(value, MAX_DETAILS_DEPTH)
         if problem:
             raise ValueError(problem)
         return value
@@ -58,7 +38,7 @@ class AuditEvent(BaseModel):
     @field_validator("details")
     @classmethod
     def _storable(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        problem = _storable_problem(value)
+        problem = jsonb_problem(value, MAX_DETAILS_DEPTH)
         if problem:
             raise ValueError(problem)
         try:

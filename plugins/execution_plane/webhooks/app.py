@@ -25,6 +25,7 @@ from execution_plane.webhooks import db, resume, runs, starter, workflows
 from execution_plane.webhooks.credentials import webhook_secret
 from execution_plane.webhooks.errors import WebhookError, install_error_handlers, invalid_body
 from execution_plane.webhooks.models import CrmEvent, EsignEvent, OutsideEvent
+from include.domain.common import jsonb_problem
 from include.security.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
 log = logging.getLogger(__name__)
@@ -105,30 +106,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _unstorable(value: Any) -> str | None:
-    """Why the document cannot be stored as it was sent (NUL, lone surrogate, too deep), or None.
-
-    Iterative: json.loads accepts nesting close to the recursion limit, a recursive walk would not.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return f"nested deeper than {MAX_JSON_DEPTH} levels"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "NUL characters (\\u0000) are not accepted"
-            if any("\ud800" <= ch <= "\udfff" for ch in item):
-                # A lone UTF-16 surrogate is not text: it cannot be encoded nor stored in jsonb.
-                return "lone UTF-16 surrogates (\\ud800-\\udfff) are not accepted"
-        elif isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return None
-
-
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
@@ -137,7 +114,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise WebhookError(400, "malformed_json", f"body is not valid JSON: {exc}", field="body") from None
     if not isinstance(data, dict):
         raise WebhookError(400, "malformed_json", "body must be a JSON object", field="body")
-    if (problem := _unstorable(data)) is not None:
+    if (problem := jsonb_problem(data, MAX_JSON_DEPTH)) is not None:
         raise WebhookError(400, "malformed_json", problem, field="body")
     return data
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from include.domain.common import Message, canonical_json, sha256_hex
+from include.domain.common import Message, canonical_json, jsonb_problem, sha256_hex
 
 
 def test_canonical_json_sorted_compact_utf8() -> None:
@@ -59,3 +60,27 @@ json_values = st.recursive(
 def test_canonical_json_is_order_independent(d: dict[str, object]) -> None:
     reversed_d = dict(reversed(list(d.items())))
     assert canonical_json(d) == canonical_json(reversed_d)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"a": ["text", 1, 2.5, None, True], "b": {"c": "ü ✓ 🙂"}}, None),
+        ({"note": "a\x00b"}, "NUL characters (\\u0000) are not accepted"),
+        ({"a\x00": 1}, "NUL characters (\\u0000) are not accepted"),  # keys count too
+        ({"list": ["ok", "\ud83d"]}, "lone UTF-16 surrogates (\\ud800-\\udfff) are not accepted"),
+        ({"x": {"y": 1}}, None),  # three levels, the value counted: the limit
+        ({"x": {"y": {"z": 1}}}, "nested deeper than 3 levels"),
+        ({"x": [["deep"]]}, "nested deeper than 3 levels"),
+    ],
+)
+def test_jsonb_problem_names_what_jsonb_would_not_keep(value: Any, problem: str | None) -> None:
+    assert jsonb_problem(value, max_depth=3) == problem
+
+
+def test_jsonb_problem_walks_a_document_deeper_than_the_recursion_limit() -> None:
+    deep: Any = "leaf"
+    for _ in range(5000):
+        deep = [deep]
+    assert jsonb_problem(deep, max_depth=32) == "nested deeper than 32 levels"
+    assert jsonb_problem(deep, max_depth=10_000) is None
