@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -35,11 +34,13 @@ from include.services.lead_scoring import (
     score_lead,
 )
 
+if TYPE_CHECKING:
+    from execution_plane.hooks.llm import LlmHook
+
 log = logging.getLogger(__name__)
 
 LLM_CONN_ID = "llm_default"
 LLM_TIMEOUT_S = 3.0  # inside the service's 5 s budget, with room for the database
-HOOK_TTL_S = 60.0  # a changed connection is picked up within a minute; a warm client is reused until then
 
 
 class LeadScoreResult(LeadScore):
@@ -52,20 +53,13 @@ class _Call(BaseModel):
     detail: str
 
 
-_hook: tuple[float, Any] | None = None
-_hook_lock = threading.Lock()
-
-
-def _llm_hook() -> Any:
-    global _hook
+def _new_llm_hook() -> LlmHook:
     from execution_plane.hooks.llm import LlmHook
 
-    with _hook_lock:
-        if _hook is None or time.monotonic() - _hook[0] > HOOK_TTL_S:
-            if _hook is not None:
-                _hook[1].close()
-            _hook = (time.monotonic(), LlmHook(LLM_CONN_ID, timeout_s=LLM_TIMEOUT_S))
-        return _hook[1]
+    return LlmHook(LLM_CONN_ID, timeout_s=LLM_TIMEOUT_S)
+
+
+_llm = connections.WarmHook(_new_llm_hook)  # the LLM client, warm between calls
 
 
 def ask_llm(lead: Lead, digest: str) -> tuple[LlmJudgement | None, str | None, _Call | None]:
@@ -75,7 +69,7 @@ def ask_llm(lead: Lead, digest: str) -> tuple[LlmJudgement | None, str | None, _
         return LlmJudgement(), None, None
     started = time.perf_counter()
     try:
-        hook = _llm_hook()
+        hook = _llm.get()
         model = connections.get(LLM_CONN_ID).extra_dejson.get("model", "gpt-4o-mini")
         body = hook.json(
             "POST",

@@ -20,14 +20,13 @@ rates); a provider that fails is a 503 ``llm_unavailable`` (retry later), never 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg2.extras import execute_values
 from pydantic import BaseModel
 
-from execution_plane.services import db, knowledge_store
+from execution_plane.services import connections, db, knowledge_store
 from execution_plane.services.errors import ServiceError
 from include.services.common import input_digest
 from include.services.retrieval.chunking import chunk_document, embedding_text
@@ -35,12 +34,14 @@ from include.services.retrieval.models import Candidate, DocumentIn, SearchIn, S
 from include.services.retrieval.rerank import CANDIDATES, rerank
 from include.services.text.normalize import content_words
 
+if TYPE_CHECKING:
+    from execution_plane.hooks.llm import LlmHook
+
 log = logging.getLogger(__name__)
 
 LLM_CONN_ID = "llm_default"
 EMBEDDING_DIMENSIONS = 384  # the knowledge store's vector column (include/migrations/knowledge)
 EMBED_TIMEOUT_S = 2.0  # one batch; a search embeds one text, inside the 3 s budget
-HOOK_TTL_S = 60.0
 # HNSW's search breadth: at least the candidates asked for; a filtered search (kind, documents) drops rows
 # after the index scan (pgvector < 0.8 has no iterative scan), so it looks wider.
 EF_SEARCH = 100
@@ -57,20 +58,13 @@ class IngestResult(BaseModel):
     stored: Literal["created", "updated", "unchanged"]
 
 
-_hook: tuple[float, Any] | None = None
-_hook_lock = threading.Lock()
-
-
-def _llm_hook() -> Any:
-    global _hook
+def _new_llm_hook() -> LlmHook:
     from execution_plane.hooks.llm import LlmHook
 
-    with _hook_lock:
-        if _hook is None or time.monotonic() - _hook[0] > HOOK_TTL_S:
-            if _hook is not None:
-                _hook[1].close()
-            _hook = (time.monotonic(), LlmHook(LLM_CONN_ID, timeout_s=EMBED_TIMEOUT_S))
-        return _hook[1]
+    return LlmHook(LLM_CONN_ID, timeout_s=EMBED_TIMEOUT_S)
+
+
+_llm = connections.WarmHook(_new_llm_hook)  # the LLM client, warm between calls
 
 
 def _record_call(ok: bool, started: float, detail: str) -> None:
@@ -91,7 +85,7 @@ def _record_call(ok: bool, started: float, detail: str) -> None:
 
 
 def embedding_model() -> str:
-    model, dimensions = _llm_hook().embedding_settings()
+    model, dimensions = _llm.get().embedding_settings()
     if dimensions != EMBEDDING_DIMENSIONS:
         raise ServiceError(
             503,
@@ -107,7 +101,7 @@ def embed(texts: list[str]) -> list[list[float]]:
 
     started = time.perf_counter()
     try:
-        vectors = _llm_hook().embed(texts)
+        vectors = _llm.get().embed(texts)
     except ProviderError as exc:
         _record_call(False, started, str(exc)[:300])
         raise ServiceError(503, "llm_unavailable", f"embeddings failed: {str(exc)[:300]}") from None
