@@ -47,8 +47,7 @@ def provision(run: Run) -> dict[str, Any]:
         evaluation = _evaluation(saga)
         decided_by = RULE if evaluation["decision"] == "approve" else _reviewer(run)
         _record(saga, decided_by=decided_by)
-        platform, payouts = AffiliatePlatformHook(), PayoutsHook()
-        try:
+        with AffiliatePlatformHook() as platform, PayoutsHook() as payouts:
             account = saga.call(
                 "affiliate_account",
                 side_effect="affiliates.create_account",
@@ -97,9 +96,6 @@ def provision(run: Run) -> dict[str, Any]:
                 ),
             )
             _record(saga, payout_profile_id=profile["profile_id"])
-        finally:
-            platform.close()
-            payouts.close()
         message = payout_setup(
             application, account_id=account["account_id"], onboarding_url=profile["onboarding_url"]
         )

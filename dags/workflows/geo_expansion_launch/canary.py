@@ -35,8 +35,7 @@ def enable_canary(run: Run, provisioned: dict[str, Any]) -> dict[str, Any]:
     tenant_id = provisioned["tenant_id"]
     share = plan.canary_pct
     with run.saga as saga:
-        infra, flags, metrics = InfraHook(), FlagsHook(), MetricsHook()
-        try:
+        with InfraHook() as infra, FlagsHook() as flags, MetricsHook() as metrics:
             saga.call(
                 "market.enabled",
                 side_effect="infra.enable_tenant",
@@ -98,10 +97,6 @@ def enable_canary(run: Run, provisioned: dict[str, Any]) -> dict[str, Any]:
                     "geo_expansion_launch.flag_off", {"flag_key": flag_key, "market": plan.market}
                 ),
             )
-        finally:
-            infra.close()
-            flags.close()
-            metrics.close()
         window = open_window(run, saga, 1, share)
     log.info(
         "%s canary on for %s%% of %s, window until %s", flag_key, share, plan.market, window["window_end"]

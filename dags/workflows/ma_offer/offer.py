@@ -90,8 +90,7 @@ def open_offer(run: Run, basis: dict[str, Any]) -> dict[str, Any]:
             request={"deal_id": deal_id},
             compensation=Compensation("ma_offer.close_record"),
         )
-        docstore, crm = DocstoreHook(), CrmHook()
-        try:
+        with DocstoreHook() as docstore, CrmHook() as crm:
             saga.call(
                 "deal_room",
                 side_effect="docstore.create_room",
@@ -115,9 +114,6 @@ def open_offer(run: Run, basis: dict[str, Any]) -> dict[str, Any]:
                     "ma_offer.reset_deal_status", {"deal_id": deal_id, "status": "offer_withdrawn"}
                 ),
             )
-        finally:
-            docstore.close()
-            crm.close()
     return {"room_id": room_id, "deal_id": deal_id}
 
 

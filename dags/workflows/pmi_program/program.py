@@ -75,8 +75,7 @@ def integration_plan(run: Run) -> dict[str, Any]:
         saga.register()
 
         def record(cur: Any) -> dict[str, Any]:
-            crm, hris, erp, legal = CrmHook(), HrisHook(), ErpHook(), LegalHook()
-            try:
+            with CrmHook() as crm, HrisHook() as hris, ErpHook() as erp, LegalHook() as legal:
                 plan = build_plan(
                     deal=crm.get_deal(deal_id),
                     target_company=str(params["target_company"]),
@@ -89,9 +88,6 @@ def integration_plan(run: Run) -> dict[str, Any]:
                     contracts=legal.contracts(target_id),
                     customers=crm.customers(target_id),
                 )
-            finally:
-                for hook in (crm, hris, erp, legal):
-                    hook.close()
             cur.execute(
                 "INSERT INTO pmi_programs (workflow_id, deal_id, target_company, target_company_id,"
                 " acquirer_company_id, plan, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, 'planned')"

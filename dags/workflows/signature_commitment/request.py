@@ -79,8 +79,7 @@ def send_signature_request(run: Run, approval: dict[str, Any]) -> dict[str, Any]
         doc = saga.store_document(
             "terms_pdf", kind="signature_terms", data=_terms_pdf(params, approval), compensation=False
         )
-        crm, esign = CrmHook(), EsignHook()
-        try:
+        with CrmHook() as crm, EsignHook() as esign:
             deal_team_email = str(crm.get_deal(deal_id).get("owner_email") or DEAL_DESK_EMAIL)
             envelope = saga.call(
                 ENVELOPE_STEP,
@@ -98,9 +97,6 @@ def send_signature_request(run: Run, approval: dict[str, Any]) -> dict[str, Any]
                     "signature_commitment.void_envelope", {"envelope_id": r["envelope_id"]}
                 ),
             )
-        finally:
-            crm.close()
-            esign.close()
         envelope_id = str(envelope["envelope_id"])
 
         def write(cur: Any) -> dict[str, Any]:
