@@ -42,17 +42,14 @@ def load_documents(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     except ScanError as exc:
         raise fail(f"bad input, nothing loaded or stored: {exc}") from None
     deal_id = request.deal_id
-    crm, llm = CrmHook(), LlmHook()
-    try:
-        record = crm.get_deal(deal_id)
-        model = llm.model()
-    except ProviderError as exc:
-        if exc.status != 404:
-            raise
-        raise fail(f"deal_id: the CRM has no deal {deal_id}; nothing loaded or stored") from None
-    finally:
-        crm.close()
-        llm.close()
+    with CrmHook() as crm, LlmHook() as llm:
+        try:
+            record = crm.get_deal(deal_id)
+            model = llm.model()
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise
+            raise fail(f"deal_id: the CRM has no deal {deal_id}; nothing loaded or stored") from None
     documents, skipped = _stored_documents(deal_id, request.document_kinds)
     if "crm_record" in request.document_kinds:
         documents.insert(0, crm_document(deal_id, record))

@@ -23,9 +23,8 @@ def check_leads(run: Run) -> dict[str, Any]:
     from execution_plane.hooks.http import ProviderError
     from workflows.lead_qualification.domain import CrmLead, LeadNotFound
 
-    crm = CrmHook()
-    leads = []
-    try:
+    with CrmHook() as crm:
+        leads = []
         for index, lead_id in enumerate(run.params["lead_ids"]):
             field = f"lead_ids[{index}]"
             try:
@@ -43,8 +42,6 @@ def check_leads(run: Run) -> dict[str, Any]:
                 raise AirflowFailException(
                     f"{field}: lead {lead_id!r} in the CRM is unusable: {problems}"
                 ) from exc
-    finally:
-        crm.close()
     return {"leads": leads}
 
 

@@ -124,36 +124,35 @@ def enrich(run: Run, captured: dict[str, Any]) -> dict[str, Any]:
 
     budget_s = float(run.params["rate_limit_wait_s"])
     cache_hours = float(run.params["enrichment_cache_hours"])
-    research, financials = ResearchHook(max_wait_s=budget_s), FinancialsHook(max_wait_s=budget_s)
     enriched: dict[str, dict[str, Any]] = {}
-    try:
-        with run.saga as saga:
-            with saga.conn() as conn, conn.cursor() as cur:
-                rows = {row["lead_id"]: row for row in lead_rows(cur, saga.workflow_id)}
-            for lead_id in captured["lead_ids"]:
-                lead = CrmLead.model_validate(rows[lead_id]["lead"])
-                domain = company_domain(lead)
+    with (
+        ResearchHook(max_wait_s=budget_s) as research,
+        FinancialsHook(max_wait_s=budget_s) as financials,
+        run.saga as saga,
+    ):
+        with saga.conn() as conn, conn.cursor() as cur:
+            rows = {row["lead_id"]: row for row in lead_rows(cur, saga.workflow_id)}
+        for lead_id in captured["lead_ids"]:
+            lead = CrmLead.model_validate(rows[lead_id]["lead"])
+            domain = company_domain(lead)
 
-                def write(cur: Any, lead_id: str = lead_id, domain: str | None = domain) -> dict[str, Any]:
-                    waits = research.waits + financials.waits
-                    enrichment, source = company_enrichment(
-                        cur, domain, cache_hours=cache_hours, research=research, financials=financials
-                    )
-                    cur.execute(
-                        "UPDATE lead_qualifications SET status = 'enriched', enrichment = %s::jsonb,"
-                        " enrichment_missing = %s, updated_at = now()"
-                        " WHERE lead_id = %s AND workflow_id = %s",
-                        (enrichment.model_dump_json(), enrichment.missing(), lead_id, saga.workflow_id),
-                    )
-                    return {
-                        "domain": domain,
-                        "source": source,
-                        "missing": enrichment.missing(),
-                        "rate_limit_waits": research.waits + financials.waits - waits,
-                    }
+            def write(cur: Any, lead_id: str = lead_id, domain: str | None = domain) -> dict[str, Any]:
+                waits = research.waits + financials.waits
+                enrichment, source = company_enrichment(
+                    cur, domain, cache_hours=cache_hours, research=research, financials=financials
+                )
+                cur.execute(
+                    "UPDATE lead_qualifications SET status = 'enriched', enrichment = %s::jsonb,"
+                    " enrichment_missing = %s, updated_at = now()"
+                    " WHERE lead_id = %s AND workflow_id = %s",
+                    (enrichment.model_dump_json(), enrichment.missing(), lead_id, saga.workflow_id),
+                )
+                return {
+                    "domain": domain,
+                    "source": source,
+                    "missing": enrichment.missing(),
+                    "rate_limit_waits": research.waits + financials.waits - waits,
+                }
 
-                enriched[lead_id] = saga.db_write(f"enrich.{lead_id}", write, request={"domain": domain})
-    finally:
-        research.close()
-        financials.close()
+            enriched[lead_id] = saga.db_write(f"enrich.{lead_id}", write, request={"domain": domain})
     return {"lead_ids": list(captured["lead_ids"]), "enriched": enriched}

@@ -33,28 +33,27 @@ def request_review(run: Run, saga: Saga, reviewer: str, offer: dict[str, Any], r
     from execution_plane.saga.compensations import Compensation
 
     params = run.params
-    hook = _hook(reviewer)
+    with _hook(reviewer) as hook:
 
-    def call(key: str) -> dict[str, Any]:
-        answer: dict[str, Any] = hook.request_review(
-            matter=saga.workflow_id,
-            subject=f"Offer to acquire {params['target_company']}, version {offer['version']}",
-            document_sha256=offer["document_sha256"],
-            document_uri=offer["document_uri"],
-            instructions=INSTRUCTIONS[reviewer],
-            details={"version": offer["version"], "price_usd": offer["price_usd"]},
-            correlation_key=run.correlation_key("review", reviewer, round_no),
-            idempotency_key=key,
-        )
-        return answer
+        def call(key: str) -> dict[str, Any]:
+            answer: dict[str, Any] = hook.request_review(
+                matter=saga.workflow_id,
+                subject=f"Offer to acquire {params['target_company']}, version {offer['version']}",
+                document_sha256=offer["document_sha256"],
+                document_uri=offer["document_uri"],
+                instructions=INSTRUCTIONS[reviewer],
+                details={"version": offer["version"], "price_usd": offer["price_usd"]},
+                correlation_key=run.correlation_key("review", reviewer, round_no),
+                idempotency_key=key,
+            )
+            return answer
 
-    def undo(result: dict[str, Any]) -> Compensation:
-        return Compensation(
-            "ma_offer.cancel_review",
-            {"reviewer": reviewer, "review_id": result["review_id"], "round": round_no},
-        )
+        def undo(result: dict[str, Any]) -> Compensation:
+            return Compensation(
+                "ma_offer.cancel_review",
+                {"reviewer": reviewer, "review_id": result["review_id"], "round": round_no},
+            )
 
-    try:
         review = saga.call(
             f"review.r{round_no}.{reviewer}",
             side_effect=f"{reviewer}.request_review",
@@ -62,8 +61,6 @@ def request_review(run: Run, saga: Saga, reviewer: str, offer: dict[str, Any], r
             call=call,
             compensation=undo,
         )
-    finally:
-        hook.close()
     return str(review["review_id"])
 
 
@@ -97,11 +94,8 @@ def request_reviews(run: Run, offer: dict[str, Any], round_no: int) -> dict[str,
 @compensation("ma_offer.cancel_review")
 def cancel_review(saga: Saga, args: dict[str, Any], reason: str, key: str) -> dict[str, Any]:
     """The firm stops working on a review still open (an answered one is closed: nothing to cancel)."""
-    hook = _hook(args["reviewer"])
-    try:
+    with _hook(args["reviewer"]) as hook:
         answer = hook.cancel_review(args["review_id"], reason=reason[:2000], idempotency_key=key)
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE ma_offer_reviews SET status = 'cancelled', updated_at = now()"

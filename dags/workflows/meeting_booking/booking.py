@@ -27,29 +27,27 @@ def book(run: Run, confirmed: dict[str, Any], round_no: int) -> dict[str, Any]:
     params = run.params
     slot = datetime.fromisoformat(confirmed["slot"])
     with run.saga as saga:
-        hook = CalcomHook()
-        try:
-            booking = saga.call(
-                f"booking.{round_no}",
-                side_effect="calcom.create_booking",
-                request={"slot": slot.isoformat(), "organizer": params["organizer"]},
-                call=lambda key: hook.create_booking(
-                    username=str(params["organizer"]),
-                    slot_start=slot,
-                    attendee_email=str(params["attendee_email"]),
-                    attendee_name=str(params["attendee_name"]),
-                    attendee_time_zone=str(params["attendee_time_zone"]),
-                    title=str(params["title"]),
-                    idempotency_key=key,
-                ),
-                compensation=lambda result: Compensation(
-                    "meeting_booking.cancel_booking", {"booking_id": result["booking_id"]}
-                ),
-            )
-        except SlotTaken:
-            booking = None
-        finally:
-            hook.close()
+        with CalcomHook() as hook:
+            try:
+                booking = saga.call(
+                    f"booking.{round_no}",
+                    side_effect="calcom.create_booking",
+                    request={"slot": slot.isoformat(), "organizer": params["organizer"]},
+                    call=lambda key: hook.create_booking(
+                        username=str(params["organizer"]),
+                        slot_start=slot,
+                        attendee_email=str(params["attendee_email"]),
+                        attendee_name=str(params["attendee_name"]),
+                        attendee_time_zone=str(params["attendee_time_zone"]),
+                        title=str(params["title"]),
+                        idempotency_key=key,
+                    ),
+                    compensation=lambda result: Compensation(
+                        "meeting_booking.cancel_booking", {"booking_id": result["booking_id"]}
+                    ),
+                )
+            except SlotTaken:
+                booking = None
         last = round_no >= int(params["max_rounds"])
 
         def write(cur: Any) -> dict[str, Any]:

@@ -275,16 +275,19 @@ def _personalised(
     asked = prompt(contact, draft.body, language=language, dialect=dialect, channel=channel)
 
     def call(key: str) -> dict[str, Any]:
-        hook = LlmHook()
-        try:
-            rewrite: str | None = hook.complete(asked.user, system_prompt=asked.system, idempotency_key=key)
-        except ProviderError as exc:
-            log.warning(
-                "personalisation of message %s on %s: the model failed (%s): the draft", step_no, channel, exc
-            )
-            rewrite = None
-        finally:
-            hook.close()
+        with LlmHook() as hook:
+            try:
+                rewrite: str | None = hook.complete(
+                    asked.user, system_prompt=asked.system, idempotency_key=key
+                )
+            except ProviderError as exc:
+                log.warning(
+                    "personalisation of message %s on %s: the model failed (%s): the draft",
+                    step_no,
+                    channel,
+                    exc,
+                )
+                rewrite = None
         text, source = accept_rewrite(rewrite, draft.body, language=language, channel=channel)
         return {"text": text, "source": source, "subject": draft.subject, "dialect": dialect}
 

@@ -301,9 +301,8 @@ def tell_affected(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
             (saga.workflow_id,),
         )
         recipients = cur.fetchall()
-    hook = MessagingHook("email")
-    told = []
-    try:
+    with MessagingHook("email") as hook:
+        told = []
         for recipient, name, undone in recipients:
             message = rollback_notice(
                 target_company=args["target"],
@@ -314,8 +313,6 @@ def tell_affected(saga: Saga, args: dict[str, Any], reason: str, key: str) -> di
             mid = keys.message_id(saga.workflow_id, "rollback_notice", recipient, "pmi_rolled_back")
             hook.send(to=recipient, subject=message.subject, body=message.body, message_id=mid)
             told.append(recipient)
-    finally:
-        hook.close()
     with saga.conn() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE pmi_affected SET told_at = COALESCE(told_at, now()) WHERE workflow_id = %s",

@@ -34,15 +34,13 @@ def deal_data(run: Run) -> dict[str, Any]:
 
     params = run.params
     deal_id = str(params["deal_id"])
-    crm = CrmHook()
-    try:
-        record = crm.get_deal(deal_id)
-    except ProviderError as exc:
-        if exc.status == 404:
-            raise AirflowFailException(f"deal_id: the CRM has no deal {deal_id!r}") from exc
-        raise
-    finally:
-        crm.close()
+    with CrmHook() as crm:
+        try:
+            record = crm.get_deal(deal_id)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise AirflowFailException(f"deal_id: the CRM has no deal {deal_id!r}") from exc
+            raise
     try:
         deal = Deal.model_validate(record)
     except ValidationError as exc:
