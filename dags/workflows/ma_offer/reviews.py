@@ -33,27 +33,27 @@ def request_review(run: Run, saga: Saga, reviewer: str, offer: dict[str, Any], r
     from execution_plane.saga.compensations import Compensation
 
     params = run.params
+
+    def call(key: str) -> dict[str, Any]:
+        answer: dict[str, Any] = hook.request_review(
+            matter=saga.workflow_id,
+            subject=f"Offer to acquire {params['target_company']}, version {offer['version']}",
+            document_sha256=offer["document_sha256"],
+            document_uri=offer["document_uri"],
+            instructions=INSTRUCTIONS[reviewer],
+            details={"version": offer["version"], "price_usd": offer["price_usd"]},
+            correlation_key=run.correlation_key("review", reviewer, round_no),
+            idempotency_key=key,
+        )
+        return answer
+
+    def undo(result: dict[str, Any]) -> Compensation:
+        return Compensation(
+            "ma_offer.cancel_review",
+            {"reviewer": reviewer, "review_id": result["review_id"], "round": round_no},
+        )
+
     with _hook(reviewer) as hook:
-
-        def call(key: str) -> dict[str, Any]:
-            answer: dict[str, Any] = hook.request_review(
-                matter=saga.workflow_id,
-                subject=f"Offer to acquire {params['target_company']}, version {offer['version']}",
-                document_sha256=offer["document_sha256"],
-                document_uri=offer["document_uri"],
-                instructions=INSTRUCTIONS[reviewer],
-                details={"version": offer["version"], "price_usd": offer["price_usd"]},
-                correlation_key=run.correlation_key("review", reviewer, round_no),
-                idempotency_key=key,
-            )
-            return answer
-
-        def undo(result: dict[str, Any]) -> Compensation:
-            return Compensation(
-                "ma_offer.cancel_review",
-                {"reviewer": reviewer, "review_id": result["review_id"], "round": round_no},
-            )
-
         review = saga.call(
             f"review.r{round_no}.{reviewer}",
             side_effect=f"{reviewer}.request_review",
