@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.dags.workflows.partner_approval.test_dag import load, paused
 from tests.support.seed_workflow import Seeded, seed_workflow
+from tests.support.workflow_runs import load_dag, paused
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -23,7 +23,7 @@ DAG_ID = "evidence_pack"
 
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
-    dag = load(DAG_ID)
+    dag = load_dag(DAG_ID)
     with paused(DAG_ID):
         yield dag
 

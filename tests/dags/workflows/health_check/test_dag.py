@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.dags.workflows.partner_approval.test_dag import load, paused
+from tests.support.workflow_runs import load_dag, paused
 
 DAG_ID = "health_check"
 
 
 @pytest.fixture(scope="module")
 def dag() -> Iterator[Any]:
-    dag = load(DAG_ID)
+    dag = load_dag(DAG_ID)
     with paused(DAG_ID):
         yield dag
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.dags.workflows.partner_approval.test_dag import load, paused
+from tests.support.workflow_runs import load_dag, paused
 
 IDS = ("lead_scoring", "dashboard_aggregation", "trust_score_calculation", "audit_log_write")
 NOTES = (
@@ -22,7 +22,7 @@ NOTES = (
 
 @pytest.fixture(scope="module")
 def dags() -> Iterator[dict[str, Any]]:
-    loaded = {dag_id: load(dag_id) for dag_id in IDS}
+    loaded = {dag_id: load_dag(dag_id) for dag_id in IDS}
     with paused(IDS[0]), paused(IDS[1]), paused(IDS[2]), paused(IDS[3]):
         yield loaded
 

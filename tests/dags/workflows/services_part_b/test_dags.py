@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from include.services.retrieval import corpus
-from tests.dags.workflows.partner_approval.test_dag import load, paused
+from tests.support.workflow_runs import load_dag, paused
 
 
 @pytest.fixture(scope="module")
 def dags() -> Iterator[dict[str, Any]]:
     ids = ("message_classification", "dialect_detection", "knowledge_retrieval")
-    loaded = {dag_id: load(dag_id) for dag_id in ids}
+    loaded = {dag_id: load_dag(dag_id) for dag_id in ids}
     with paused(ids[0]), paused(ids[1]), paused(ids[2]):
         yield loaded
 
