@@ -6,10 +6,12 @@ import time (the retry delay reads the Task SDK's config, already loaded where a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 OWNER = "execution-plane"
+# The start date of every workflow DAG built by a factory (none is scheduled for a date before it).
+START_DATE = datetime(2026, 1, 1)
 
 # The class the Temporal Candidate Rule gives each implemented workflow (execution_plane.catalog), written
 # down here: importing the catalog to compute it cost every DAG parse 15-45 ms. tests/plugins/test_defaults.py

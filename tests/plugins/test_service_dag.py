@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import Param, task
 
-from execution_plane.defaults import CLASS_TAGS
-from execution_plane.services.dag import RETRIES, START_DATE, service_dag
+from execution_plane.defaults import CLASS_TAGS, START_DATE
+from execution_plane.services.dag import RETRIES, service_dag
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_DAGS = (

@@ -23,14 +23,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from airflow.sdk import Param, dag
 
 from execution_plane.compat import fail_fast as fail_fast_compat
 from execution_plane.compat import trigger_start
-from execution_plane.defaults import default_args, tags_for
+from execution_plane.defaults import START_DATE, default_args, tags_for
 from execution_plane.durable import starts
 from execution_plane.durable.params import id_param
 from execution_plane.saga import keys
@@ -38,7 +37,6 @@ from execution_plane.saga import keys
 log = logging.getLogger(__name__)
 
 CRM_STARTABLE_TAG = "crm_startable"
-START_DATE = datetime(2026, 1, 1)
 # Thousands of workflows park for days at once: a parked run holds no worker slot, and the scheduler skips
 # it until something in it changes (execution_plane.compat.parked_runs).
 MAX_ACTIVE_RUNS = 20_000

@@ -14,14 +14,12 @@ is idempotent, so a retry is safe), its inventory class tag first and the tag ``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from airflow.sdk import dag
 
-from execution_plane.defaults import default_args, tags_for
+from execution_plane.defaults import START_DATE, default_args, tags_for
 
-START_DATE = datetime(2026, 1, 1)
 RETRIES = 2
 
 
